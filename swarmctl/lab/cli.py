@@ -1,0 +1,103 @@
+"""`swarmctl lab ...`: a thin command layer over swarmctl.lab. Errors are raised as
+SwarmctlError and rendered by the main CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from swarmctl.errors import LabError
+from swarmctl.lab import image, lab, plan
+
+app = typer.Typer(
+    help=("A local sandbox: container nodes that behave like small Debian VMs "
+          "(systemd, sshd, sudo, no Docker yet), with an inventory for swarmctl."),
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True)
+
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name; prefixes node names.")]
+
+
+@app.command()
+def up(
+    managers: Annotated[int, typer.Option("--managers", "-m", help="Manager nodes.")] = 3,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Worker nodes.")] = 2,
+    distro: Annotated[str, typer.Option(help=f"One of: {', '.join(image.DISTROS)}.")
+                      ] = "bookworm",
+    name: NameOpt = plan.DEFAULT_NAME,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the path.")
+                     ] = False,
+) -> None:
+    """Start the lab's nodes and write their inventory; print the inventory's path.
+
+    Progress and the node table go to stderr, so stdout holds only the inventory path:
+    `inv=$(swarmctl lab up -q)`. Re-running keeps running nodes, restarts stopped ones
+    and adds missing ones. The first run builds the node image (about a minute).
+    """
+    if quiet:
+        result = lab.up(name, managers, workers, distro)
+    else:
+        with err.status(f"lab {name}: starting") as spinner:
+            def progress(text: str) -> None:
+                spinner.update(f"lab {name}: {text}")
+            result = lab.up(name, managers, workers, distro, progress=progress)
+        _print_table(result)
+        extra = len(result.nodes) - managers - workers
+        if extra > 0:
+            err.print(f"[yellow]note:[/] the lab keeps {extra} more node(s) than asked; "
+                      f"`swarmctl lab down --name {name}` then `up` to shrink it")
+    print(result.inventory_path)
+
+
+@app.command()
+def status(name: NameOpt = plan.DEFAULT_NAME) -> None:
+    """Show the lab's nodes: role, address and state."""
+    _print_table(lab.status(name), Console())
+
+
+@app.command()
+def ssh(
+    node: Annotated[str, typer.Argument(help="Node name, e.g. swarmctl-m1 or m1.")],
+    command: Annotated[list[str] | None, typer.Argument(help="Command to run instead of "
+                                                        "a shell.")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Lab name (default: the "
+                                             "node's own lab, else swarmctl).")] = None,
+) -> None:
+    """Open a shell on a node as the lab user (sudo needs no password).
+
+    Put a command after `--`: `swarmctl lab ssh m1 -- sudo docker info`.
+    """
+    argv = lab.ssh_argv(node, name, command or ())
+    if shutil.which(argv[0]) is None:
+        raise LabError("the ssh command was not found; install openssh-client")
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def down(name: NameOpt = plan.DEFAULT_NAME) -> None:
+    """Remove the lab's containers, volumes, network and key, and nothing else."""
+    removed = lab.down(name)
+    if not (removed.containers or removed.volumes or removed.networks or removed.state_dir):
+        err.print(f"lab {name}: nothing to remove")
+        return
+    err.print(f"lab {name}: removed {removed.containers} containers, {removed.volumes} "
+              f"volumes, {removed.networks} network(s) and its key folder")
+
+
+def _print_table(result: lab.Lab, console: Console = err) -> None:
+    table = Table(title=f"lab {result.name} ({result.distro or '?'}, {result.subnet or '-'})",
+                  title_justify="left")
+    for column in ("node", "role", "address", "state"):
+        table.add_column(column)
+    for node in result.nodes:
+        style = "green" if node.state == "running" else "yellow"
+        table.add_row(node.name, node.role, node.address, f"[{style}]{node.state}[/]")
+    console.print(table)
