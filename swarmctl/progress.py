@@ -1,0 +1,72 @@
+"""Live progress of a playbook run, built from ansible-runner events (not from text)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.status import Status
+
+_DONE = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
+
+
+class Progress:
+    """Shows the current play, task and how many hosts finished it, on stderr.
+
+    Used as an ansible-runner event handler; prints a line for each failed or
+    unreachable host as it happens, and keeps one status line for the rest.
+    """
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.console = console
+        self.title = title
+        self.play = ""
+        self.task = ""
+        self.task_no = 0
+        self.hosts: set[str] = set()
+        self.done: set[str] = set()
+        self.started = time.monotonic()
+        self.status: Status | None = None
+
+    def __enter__(self) -> Progress:
+        self.status = self.console.status(self._line())
+        self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status:
+            self.status.__exit__(None, None, None)
+
+    def _line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        where = f"[bold]{self.play}[/] › {self.task}" if self.task else self.title
+        count = f" ({len(self.done)}/{len(self.hosts)} hosts)" if self.hosts else ""
+        return f"{where}{count}  [dim]{elapsed:.0f}s[/]"
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        data = event.get("event_data", {})
+        if kind == "playbook_on_play_start":
+            self.play = data.get("play", "")
+            self.task = ""
+            self.hosts = set()
+            self.done = set()
+            if self.play:
+                self.console.print(f"[dim]▶ {self.play}[/]")
+        elif kind == "playbook_on_task_start":
+            self.task_no += 1
+            self.task = data.get("task", "")
+            self.done = set()
+        elif kind == "runner_on_start":
+            self.hosts.add(data.get("host", ""))
+        elif kind in _DONE:
+            host = data.get("host", "")
+            self.hosts.add(host)
+            self.done.add(host)
+            if kind == "runner_on_unreachable" or (
+                kind == "runner_on_failed" and not data.get("ignore_errors")
+            ):
+                self.console.print(f"  [red]✗ {host}[/]: {self.task}")
+        if self.status:
+            self.status.update(self._line())

@@ -1,0 +1,169 @@
+"""Run swarmctl's playbooks with ansible-runner and read the results from its events.
+
+Every run gets its own folder under `state_dir()/runs/` (ansible-runner's private data
+dir) holding the inputs and artifacts, so that a run can be inspected afterwards.
+Secrets are never passed as extra vars (ansible-runner writes those to disk): roles
+fetch join tokens on the hosts themselves, under `no_log`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from swarmctl import paths
+from swarmctl.errors import RunError
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+FORKS_CAP = 50
+
+# Speed: pipelining, one SSH master per host kept for the run, only the facts we need.
+_ENV = {
+    "ANSIBLE_PIPELINING": "True",
+    "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s",
+    "ANSIBLE_GATHER_SUBSET": "!all,!min,network,distribution,kernel",
+    "ANSIBLE_FORCE_COLOR": "False",
+    "ANSIBLE_NOCOLOR": "True",
+    "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+}
+
+
+@dataclass
+class RunResult:
+    """What a playbook run did: status, rc, per-host stats and the events."""
+
+    status: str
+    rc: int
+    stats: dict[str, dict[str, int]]
+    events: list[dict[str, Any]]
+    run_dir: Path
+    elapsed: float
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0
+
+    def changed(self) -> dict[str, int]:
+        return dict(self.stats.get("changed", {}))
+
+    @property
+    def total_changed(self) -> int:
+        return sum(self.changed().values())
+
+    def results(self, action: str | None = None, task: str | None = None) -> list[dict]:
+        """The `res` of successful task results, filtered by module or task name."""
+        out = []
+        for ev in self.events:
+            if ev.get("event") != "runner_on_ok":
+                continue
+            data = ev.get("event_data", {})
+            if action and data.get("task_action") != action and data.get("resolved_action") \
+                    != action:
+                continue
+            if task and data.get("task") != task:
+                continue
+            out.append({"host": data.get("host"), **data.get("res", {})})
+        return out
+
+
+def _failure_message(res: dict[str, Any]) -> str:
+    if res.get("censored"):
+        return "the output of this task is hidden because it handles secrets (no_log)"
+    msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+    if isinstance(msg, list):
+        msg = "; ".join(str(m) for m in msg)
+    return " ".join(str(msg).split())[:400]
+
+
+def new_run_dir(verb: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    run_dir = paths.state_dir() / "runs" / f"{stamp}-{verb}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def run_playbook(
+    playbook: str,
+    inventory: Path,
+    *,
+    verb: str | None = None,
+    extravars: dict[str, Any] | None = None,
+    verbosity: int = 0,
+    limit: str | None = None,
+    forks: int = 5,
+    on_event: EventHandler | None = None,
+) -> RunResult:
+    """Run one of swarmctl's playbooks against an inventory and collect its events."""
+    import ansible_runner  # heavy import: keep it off the CLI's start-up path
+
+    run_dir = new_run_dir(verb or Path(playbook).stem)
+    env = dict(os.environ)
+    env.update(_ENV)
+    env["ANSIBLE_CONFIG"] = str(paths.ansible_dir() / "ansible.cfg")
+    env["ANSIBLE_ROLES_PATH"] = str(paths.roles_dir())
+    env["ANSIBLE_CONTROL_PATH_DIR"] = str(Path.home() / ".ansible" / "cp")
+    events: list[dict[str, Any]] = []
+
+    def handler(event: dict[str, Any]) -> bool:
+        events.append(event)
+        if on_event:
+            on_event(event)
+        return True
+
+    started = time.monotonic()
+    runner = ansible_runner.run(
+        private_data_dir=str(run_dir),
+        project_dir=str(paths.ansible_dir() / "playbooks"),
+        playbook=playbook,
+        inventory=str(Path(inventory).resolve()),
+        extravars=extravars or {},
+        envvars=env,
+        forks=max(1, min(forks, FORKS_CAP)),
+        limit=limit,
+        verbosity=verbosity or None,
+        quiet=verbosity == 0,
+        event_handler=handler,
+        suppress_env_files=True,
+        ident="run",
+    )
+    elapsed = time.monotonic() - started
+    failures = []
+    for ev in events:
+        if ev.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+            data = ev.get("event_data", {})
+            if data.get("ignore_errors"):
+                continue
+            failures.append((str(data.get("host")), str(data.get("task")),
+                             _failure_message(data.get("res", {}))))
+    stats = runner.stats or {}
+    return RunResult(
+        status=runner.status,
+        rc=runner.rc if runner.rc is not None else 1,
+        stats={k: v for k, v in stats.items() if isinstance(v, dict)},
+        events=events,
+        run_dir=run_dir,
+        elapsed=elapsed,
+        failures=failures,
+    )
+
+
+def raise_for_failures(result: RunResult, what: str) -> None:
+    if result.ok:
+        return
+    if result.failures:
+        host, task, msg = result.failures[0]
+        more = f" (and {len(result.failures) - 1} more failures)" if len(result.failures) > 1 \
+            else ""
+        raise RunError(f"{what} failed on {host} at '{task}': {msg}{more}; "
+                       f"details in {result.run_dir}")
+    raise RunError(f"{what} failed ({result.status}, rc={result.rc}); "
+                   f"details in {result.run_dir}")
