@@ -9,6 +9,7 @@ fetch join tokens on the hosts themselves, under `no_log`.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,6 +109,8 @@ def run_playbook(
     run_dir = new_run_dir(verb or Path(playbook).stem)
     env = dict(os.environ)
     env.update(_ENV)
+    # ansible-runner calls `ansible-playbook` by name: find the one installed with us.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["ANSIBLE_CONFIG"] = str(paths.ansible_dir() / "ansible.cfg")
     env["ANSIBLE_ROLES_PATH"] = str(paths.roles_dir())
     env["ANSIBLE_CONTROL_PATH_DIR"] = str(Path.home() / ".ansible" / "cp")

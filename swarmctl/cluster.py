@@ -1,0 +1,74 @@
+"""Provisioning: run site.yml with live progress and read the cluster from its events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from swarmctl.inventory import Inventory
+from swarmctl.progress import Progress
+from swarmctl.runner import RunResult, raise_for_failures, run_playbook
+
+
+@dataclass(frozen=True)
+class Node:
+    """One swarm node as `docker node ls` shows it."""
+
+    id: str
+    hostname: str
+    role: str
+    status: str
+    availability: str
+    manager_status: str
+    engine: str
+    address: str
+    labels: dict[str, str]
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> Node:
+        spec = raw.get("Spec", {})
+        manager = raw.get("ManagerStatus") or {}
+        if manager.get("Leader"):
+            mstatus = "Leader"
+        else:
+            mstatus = str(manager.get("Reachability", "")).capitalize()
+        desc = raw.get("Description", {})
+        return cls(
+            id=raw.get("ID", ""),
+            hostname=desc.get("Hostname", ""),
+            role=spec.get("Role", ""),
+            status=str(raw.get("Status", {}).get("State", "")).capitalize(),
+            availability=str(spec.get("Availability", "")).capitalize(),
+            manager_status=mstatus,
+            engine=desc.get("Engine", {}).get("EngineVersion", ""),
+            address=raw.get("Status", {}).get("Addr", ""),
+            labels=dict(spec.get("Labels") or {}),
+        )
+
+
+def forks_for(inv: Inventory) -> int:
+    return len(inv.hosts)
+
+
+def provision(inv: Inventory, *, verbosity: int = 0, console: Console) -> RunResult:
+    """Run site.yml against the inventory; raise RunError when it fails."""
+    with Progress(console, "provisioning") as progress:
+        result = run_playbook(
+            "site.yml", inv.path, verb="provision", verbosity=verbosity,
+            forks=forks_for(inv), on_event=None if verbosity else progress,
+        )
+    raise_for_failures(result, "provisioning")
+    return result
+
+
+def nodes_from(result: RunResult) -> list[Node]:
+    """The node list the verify role read last, sorted managers first."""
+    found = result.results(action="community.docker.docker_node_info",
+                           task="Wait until every node is Ready, every manager Reachable "
+                                "and one is Leader.")
+    if not found:
+        return []
+    nodes = [Node.from_api(raw) for raw in found[-1].get("nodes", [])]
+    return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname))

@@ -1,0 +1,124 @@
+"""Shared fixtures. End-to-end tests (marker `e2e`) run on real lab nodes: container
+nodes with systemd and sshd, provisioned over SSH by the real `swarmctl` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SWARMCTL = [sys.executable, "-m", "swarmctl"]
+
+
+@dataclass
+class Cli:
+    """The result of one `swarmctl` invocation."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def swarmctl(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> Cli:
+    """Run the real CLI in a subprocess, as a user would."""
+    proc = subprocess.run(
+        [*SWARMCTL, *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})}, check=False,
+    )
+    return Cli(proc.returncode, proc.stdout, proc.stderr)
+
+
+def node_exec(container: str, *cmd: str, check: bool = True) -> str:
+    """Run a command inside a lab node (a container this test suite started)."""
+    proc = subprocess.run(["docker", "exec", container, *cmd], capture_output=True,
+                          text=True, timeout=120, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} on {container} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def node_ls(container: str) -> list[dict]:
+    """`docker node ls` on a manager, as JSON objects."""
+    out = node_exec(container, "docker", "node", "ls", "--format", "{{json .}}")
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def cluster_id(container: str) -> str:
+    return node_exec(container, "docker", "info", "--format", "{{.Swarm.Cluster.ID}}").strip()
+
+
+def changed_counts(run_dir: Path) -> dict[str, int]:
+    """Per-host `changed` from the ansible-runner artifacts of a run."""
+    stats: dict[str, int] = {}
+    for event_file in (run_dir / "artifacts").glob("*/job_events/*.json"):
+        ev = json.loads(event_file.read_text())
+        if ev.get("event") == "playbook_on_stats":
+            stats = ev["event_data"].get("changed", {})
+    return stats
+
+
+def run_dir_from(output: str) -> Path:
+    """The run folder that `swarmctl provision` names in its summary."""
+    text = " ".join(output.split())
+    marker = "Run folder: "
+    assert marker in text, f"no run folder in output:\n{output}"
+    return Path(text.split(marker, 1)[1].split()[0])
+
+
+@dataclass
+class Provisioned:
+    """A lab that `swarmctl provision` turned into a swarm (the first run)."""
+
+    lab: object  # swarmctl.lab.lab.Lab
+    inventory: Path
+    first: Cli
+
+    @property
+    def leader(self) -> str:
+        return self.lab.managers[0].container
+
+
+def _lab_up(name: str, managers: int, workers: int, distro: str):
+    from swarmctl.lab import lab
+
+    return lab.up(name, managers, workers, distro)
+
+
+def _lab_down(name: str) -> None:
+    from swarmctl.lab import lab
+
+    if not os.environ.get("SWARMCTL_KEEP_LABS"):
+        lab.down(name)
+
+
+def provisioned_lab(name: str, managers: int, workers: int, distro: str) -> Provisioned:
+    from swarmctl.lab import lab as labmod
+
+    labmod.down(name)  # start from bare nodes
+    the_lab = _lab_up(name, managers, workers, distro)
+    first = swarmctl("provision", str(the_lab.inventory_path))
+    assert first.rc == 0, f"provision failed:\n{first.output}"
+    return Provisioned(the_lab, the_lab.inventory_path, first)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A bookworm lab of 3 managers + 2 workers, provisioned once for the session.
+
+    Tests that use it may add services, labels or networks but must leave the nodes
+    members of the swarm (tests that break nodes build their own lab).
+    """
+    name = "t-bookworm"
+    prov = provisioned_lab(name, 3, 2, "bookworm")
+    yield prov
+    _lab_down(name)

@@ -1,0 +1,96 @@
+"""`swarmctl provision` from bare Debian nodes to a healthy swarm, and again (idempotent)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import (
+    changed_counts,
+    cluster_id,
+    node_exec,
+    node_ls,
+    provisioned_lab,
+    run_dir_from,
+    swarmctl,
+    _lab_down,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def _assert_healthy(prov) -> None:
+    nodes = {n["Hostname"]: n for n in node_ls(prov.leader)}
+    assert set(nodes) == {n.name for n in prov.lab.nodes}
+    assert all(n["Status"] == "Ready" for n in nodes.values())
+    managers = {n.name for n in prov.lab.managers}
+    statuses = [nodes[m]["ManagerStatus"] for m in managers]
+    assert statuses.count("Leader") == 1
+    assert sorted(statuses) == sorted(["Leader"] + ["Reachable"] * (len(managers) - 1))
+    for w in prov.lab.workers:
+        assert nodes[w.name]["ManagerStatus"] == ""
+
+
+def _tokens(container: str) -> list[str]:
+    return [node_exec(container, "docker", "swarm", "join-token", "-q", role).strip()
+            for role in ("worker", "manager")]
+
+
+def _assert_no_tokens(prov, texts: list[str]) -> None:
+    tokens = _tokens(prov.leader)
+    assert all(t.startswith("SWMTKN-") for t in tokens)
+    for text in texts:
+        for token in tokens:
+            assert token not in text
+            # the secret part of a token, alone
+            assert token.split("-")[-1] not in text
+
+
+def _artifact_texts(run_dir) -> list[str]:
+    return [p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file()]
+
+
+def test_provision_builds_a_healthy_swarm(cluster):
+    _assert_healthy(cluster)
+    out = cluster.first.output
+    # the summary table names every node, and the elapsed time
+    for node in cluster.lab.nodes:
+        assert node.name in out
+    assert re.search(r"converged in \d+\.\d+s", out)
+    # engine installed from Debian's docker.io, running under systemd
+    for node in cluster.lab.nodes:
+        assert node_exec(node.container, "systemctl", "is-active", "docker").strip() == "active"
+        assert node_exec(node.container, "systemctl", "is-enabled", "docker").strip() == "enabled"
+
+
+def test_second_run_changes_nothing_and_keeps_the_cluster(cluster):
+    before = cluster_id(cluster.leader)
+    again = swarmctl("provision", str(cluster.inventory))
+    assert again.rc == 0, again.output
+    changed = changed_counts(run_dir_from(again.output))
+    assert changed and set(changed.values()) == {0}, changed
+    assert "(0 changes)" in " ".join(again.output.split())
+    assert cluster_id(cluster.leader) == before
+    _assert_healthy(cluster)
+
+
+def test_join_tokens_appear_in_no_output_or_artifact(cluster):
+    first_dir = run_dir_from(cluster.first.output)
+    verbose = swarmctl("provision", "-vvv", str(cluster.inventory))
+    assert verbose.rc == 0, verbose.output
+    texts = [cluster.first.output, verbose.output,
+             *_artifact_texts(first_dir), *_artifact_texts(run_dir_from(verbose.output))]
+    _assert_no_tokens(cluster, texts)
+
+
+def test_trixie_nodes_build_a_swarm_too():
+    name = "t-trixie"
+    prov = provisioned_lab(name, 3, 2, "trixie")
+    try:
+        _assert_healthy(prov)
+        again = swarmctl("provision", str(prov.inventory))
+        assert again.rc == 0, again.output
+        assert set(changed_counts(run_dir_from(again.output)).values()) == {0}
+    finally:
+        _lab_down(name)
