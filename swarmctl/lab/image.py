@@ -96,7 +96,17 @@ def ensure_image(distro: str, progress: Progress = _quiet) -> str:
             return tag
         base = _base_image(distro, progress)
         _build(tag, base, distro, progress)
+        _remove_stale(distro, keep=tag)
     return tag
+
+
+def _remove_stale(distro: str, keep: str) -> None:
+    """Untag older node images of `distro` (found by label); ones still in use stay."""
+    listed = docker.run(["image", "ls", "--filter", f"label={docker.LABEL}.image={distro}",
+                         "--format", "{{.Repository}}:{{.Tag}}"], check=False).stdout.split()
+    stale = [t for t in listed if t != keep and t.startswith(f"{NODE_REPO}:{distro}-")]
+    if stale:
+        docker.run(["image", "rm", *stale], check=False)
 
 
 @contextmanager
