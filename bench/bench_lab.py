@@ -75,7 +75,7 @@ def main() -> None:
         print(summary("down", [r[1] for r in rounds], "s"))
         memory = [r[2] for r in rounds if r[2] is not None]
         if memory:
-            print(summary("memory", memory, " MiB/node (idle, no Docker yet)"))
+            print(summary("memory", memory, "MiB") + "  per node (booted, no Docker)")
 
 
 if __name__ == "__main__":

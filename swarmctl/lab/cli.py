@@ -26,7 +26,16 @@ err = Console(stderr=True)
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name; prefixes node names.")]
 
 
-@app.command()
+UP_HELP = (
+    "Start the lab's nodes and write their inventory; print the inventory's path.\n\n"
+    "Progress and the node table go to stderr: stdout holds only the inventory path, so "
+    "`inv=$(swarmctl lab up)` works; --quiet also hides the progress.\n\n"
+    "Re-running keeps running nodes, restarts stopped ones and adds missing ones. The first "
+    "run builds the node image (about a minute without a registry); later runs reuse it."
+)
+
+
+@app.command(help=UP_HELP)
 def up(
     managers: Annotated[int, typer.Option("--managers", "-m", help="Manager nodes.")] = 3,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker nodes.")] = 2,
@@ -36,12 +45,6 @@ def up(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the path.")
                      ] = False,
 ) -> None:
-    """Start the lab's nodes and write their inventory; print the inventory's path.
-
-    Progress and the node table go to stderr, so stdout holds only the inventory path:
-    `inv=$(swarmctl lab up -q)`. Re-running keeps running nodes, restarts stopped ones
-    and adds missing ones. The first run builds the node image (about a minute).
-    """
     if quiet:
         result = lab.up(name, managers, workers, distro)
     else:
@@ -73,7 +76,7 @@ def ssh(
 ) -> None:
     """Open a shell on a node as the lab user (sudo needs no password).
 
-    Put a command after `--`: `swarmctl lab ssh m1 -- sudo docker info`.
+    A command goes after `--`, e.g. `swarmctl lab ssh m1 -- sudo docker info`.
     """
     argv = lab.ssh_argv(node, name, command or ())
     if shutil.which(argv[0]) is None:

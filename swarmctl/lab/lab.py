@@ -8,6 +8,7 @@ and removed by that label only, never by name patterns. Its key and inventory li
 from __future__ import annotations
 
 import ipaddress
+import re
 import shutil
 import socket
 import subprocess
@@ -339,13 +340,19 @@ def down(name: str = plan.DEFAULT_NAME) -> Removed:
 
 def ssh_argv(node: str, name: str | None = None, command: Sequence[str] = ()) -> list[str]:
     """The `ssh` command line that logs into `node` as the lab user."""
-    lab = status(name or _lab_of(node) or plan.DEFAULT_NAME)
+    lab = status(name or _lab_of(node) or _lab_from_node_name(node))
     target = lab.node(node)
     if target.state != "running":
         raise LabError(f"node {target.name} is {target.state}; run `swarmctl lab up "
                        f"--name {lab.name}` to start it")
     return ["ssh", "-i", str(lab.key_path), *plan.SSH_COMMON_ARGS.split(),
             "-o", "LogLevel=ERROR", f"{lab.user}@{target.address}", *command]
+
+
+def _lab_from_node_name(node: str) -> str:
+    """`dev-m2` -> `dev`; a short name (`m2`) belongs to the default lab."""
+    match = re.fullmatch(r"(.+)-[mw][0-9]+", node)
+    return match.group(1) if match else plan.DEFAULT_NAME
 
 
 def _lab_of(node: str) -> str | None:
