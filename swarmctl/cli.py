@@ -87,7 +87,7 @@ def provision(
     )
 
 
-def _preflight(inv, verbose: int) -> None:  # noqa: ARG001 - filled in by the checks module
+def _preflight(inv, verbose: int) -> None:
     """Run the preflight checks before anything changes (see `swarmctl check`)."""
     try:
         from swarmctl import checks
@@ -109,10 +109,7 @@ def _register_subcommands() -> None:
 
 
 def main() -> None:
-    try:
-        _register_subcommands()
-    except ImportError:
-        pass
+    _register_subcommands()
     try:
         app(standalone_mode=False)
     except SwarmctlError as exc:

@@ -40,7 +40,7 @@ class Progress:
 
     def _line(self) -> str:
         elapsed = time.monotonic() - self.started
-        where = f"[bold]{self.play}[/] › {self.task}" if self.task else self.title
+        where = f"[bold]{self.play}[/]: {self.task}" if self.task else self.title
         count = f" ({len(self.done)}/{len(self.hosts)} hosts)" if self.hosts else ""
         return f"{where}{count}  [dim]{elapsed:.0f}s[/]"
 

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.conftest import (
+    _lab_down,
     changed_counts,
     cluster_id,
     node_exec,
@@ -14,7 +15,6 @@ from tests.conftest import (
     provisioned_lab,
     run_dir_from,
     swarmctl,
-    _lab_down,
 )
 
 pytestmark = pytest.mark.e2e

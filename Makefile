@@ -1,0 +1,56 @@
+# swarmctl's entry points. `make demo` and `make test` work on a fresh Debian machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+LAB ?= demo
+DISTRO ?= bookworm
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: demo demo-down test lint unit e2e molecule bench venv engine clean
+
+## demo: venv + install + Docker engine + a lab of 3 managers and 2 workers, provisioned
+demo: venv engine
+	@inv=$$($(BIN)/swarmctl lab up --name $(LAB) --managers 3 --workers 2 --distro $(DISTRO)) && \
+	  $(BIN)/swarmctl provision "$$inv" && \
+	  echo "Inventory: $$inv  (try: swarmctl lab ssh $(LAB)-m1, then 'sudo docker node ls')"
+
+## demo-down: remove the demo lab (its containers, volumes, network and key)
+demo-down: venv
+	$(BIN)/swarmctl lab down --name $(LAB)
+
+## test: lint, unit tests, end-to-end tests on lab nodes, and the Molecule default scenario
+test: venv engine lint
+	$(BIN)/pytest -ra tests
+	$(MAKE) molecule
+
+lint: venv
+	$(BIN)/ruff check swarmctl tests bench
+	$(BIN)/yamllint -s roles playbooks molecule inventories examples
+	$(BIN)/ansible-lint --profile production
+
+unit: venv
+	$(BIN)/pytest -ra tests/unit
+
+e2e: venv engine
+	$(BIN)/pytest -ra -m e2e tests
+
+molecule: venv engine
+	@true
+
+bench: venv engine
+	$(PY) -m bench
+
+## venv: a virtualenv with swarmctl installed as users install it (`pip install .`)
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml $(shell find swarmctl playbooks roles -type f -not -name '*.pyc' 2>/dev/null) ansible.cfg
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q '.[test]'
+	touch $@
+
+engine:
+	@scripts/ensure-docker.sh
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
