@@ -5,6 +5,12 @@
 
 Each round starts a fresh lab (1 manager per 5 nodes, the rest workers), measures the
 memory its containers use once booted, and removes it. Prints median/min/max.
+
+Measured on a shared 2-core, 24 GiB CI machine (engine 20.10, cgroup v1), cached image:
+5 nodes up in 2.7-5.1 s (median 4.8 s), down in about 1 s; 20 nodes up in 28 s and
+20 more in 22 s (load average 10-34 from other jobs), 40 nodes down in 5.6 s.
+A booted node uses about 17 MiB (cgroup usage; 6 MiB RSS) before Docker is installed;
+with dockerd running in it, plan about 170 MiB per node: 40-50 nodes fit in 24 GiB.
 """
 
 from __future__ import annotations

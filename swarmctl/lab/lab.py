@@ -232,19 +232,34 @@ def _wait_ready(node: Node, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     state = ""
     while time.monotonic() < deadline:
-        proc = docker.run(["exec", node.container, "systemctl", "is-system-running", "--wait"],
-                          check=False, timeout=max(1.0, deadline - time.monotonic()))
-        state = proc.stdout.strip()
+        state = _system_state(node, min(20.0, max(1.0, deadline - time.monotonic())))
         if state in ("running", "degraded"):
             break
-        if "is not running" in proc.stderr:
-            raise LabError(f"node {node.name} stopped while booting; see "
-                           f"`docker logs {node.name}`")
-        time.sleep(0.2)
+        time.sleep(0.3)
     else:
         raise LabError(f"node {node.name} did not finish booting in {timeout:.0f}s "
-                       f"(systemd: {state or 'unknown'}); see `docker logs {node.name}`")
+                       f"(systemd: {state or 'unknown'}; waiting for: {_pending_job(node)}); "
+                       f"see `docker logs {node.name}`")
     _wait_port(node, 22, deadline)
+
+
+def _system_state(node: Node, timeout: float) -> str:
+    """`systemctl is-system-running --wait`, bounded: a retry is cheap, a hang is not."""
+    try:
+        proc = docker.run(["exec", node.container, "systemctl", "is-system-running", "--wait"],
+                          check=False, timeout=timeout)
+    except docker.DockerError:
+        return "starting"
+    if "is not running" in proc.stderr:
+        raise LabError(f"node {node.name} stopped while booting; see `docker logs {node.name}`")
+    return proc.stdout.strip()
+
+
+def _pending_job(node: Node) -> str:
+    proc = docker.run(["exec", node.container, "systemctl", "list-jobs", "--no-legend"],
+                      check=False, timeout=20)
+    jobs = proc.stdout.strip().splitlines()
+    return " ".join(jobs[0].split()[1:3]) if jobs else "nothing"
 
 
 def _wait_port(node: Node, port: int, deadline: float) -> None:
