@@ -91,8 +91,9 @@ def down(name: NameOpt = plan.DEFAULT_NAME) -> None:
     if not (removed.containers or removed.volumes or removed.networks or removed.state_dir):
         err.print(f"lab {name}: nothing to remove")
         return
+    key = " and its key folder" if removed.state_dir else ""
     err.print(f"lab {name}: removed {removed.containers} containers, {removed.volumes} "
-              f"volumes, {removed.networks} network(s) and its key folder")
+              f"volumes, {removed.networks} network(s){key}")
 
 
 def _print_table(result: lab.Lab, console: Console = err) -> None:
