@@ -6,6 +6,7 @@ with the exit code they carry (see swarmctl.errors). No traceback reaches the us
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,13 +88,24 @@ def provision(
     )
 
 
+@app.command()
+def check(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
+    """Check every host before anything changes; changes nothing.
+
+    Probes all hosts in parallel (SSH, sudo, OS, kernel features, swarm ports and their
+    reachability between hosts, MTU, clock, advertise address, hostnames, swarm
+    membership, manager count) and prints a table host-by-check with a fix for each
+    problem. Exit 0 when nothing fails (warnings allowed), 3 when a check fails.
+    """
+    inv = _load_inventory(inventory)
+    _preflight(inv, verbose)
+
+
 def _preflight(inv, verbose: int) -> None:
     """Run the preflight checks before anything changes (see `swarmctl check`)."""
-    try:
-        from swarmctl import checks
-    except ImportError:
-        return
-    checks.require(inv, console=err, verbosity=verbose)
+    from swarmctl import checks
+
+    checks.require(inv, console=err, verbosity=verbose, report_console=out)
 
 
 def _load_inventory(path: Path):
@@ -124,11 +136,40 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
+        click = _click_exceptions()
+        if isinstance(exc, typer.Exit | click.Exit):
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            err.print(f"[red]error:[/] {exc.format_message()}", highlight=False)
+        if isinstance(exc, click.NoArgsIsHelpError):  # the help is already printed
             sys.exit(InputError.exit_code)
-        raise
+        if isinstance(exc, click.ClickException):
+            err.print(f"[red]error:[/] {_usage_line(exc)}", highlight=False, soft_wrap=True)
+            sys.exit(InputError.exit_code)
+        if os.environ.get("SWARMCTL_DEBUG"):
+            raise
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {' '.join(str(exc).split())}"
+                  "; rerun with SWARMCTL_DEBUG=1 for the traceback and report it",
+                  highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def _click_exceptions():
+    """click's exceptions module: typer vendors its own copy of click (typer >= 0.20)."""
+    from types import SimpleNamespace
+
+    try:
+        from typer._click import exceptions
+    except ImportError:  # older typer uses click itself
+        from click import exceptions
+    return SimpleNamespace(
+        Exit=getattr(exceptions, "Exit", typer.Exit),
+        NoArgsIsHelpError=getattr(exceptions, "NoArgsIsHelpError", ()),
+        ClickException=exceptions.ClickException,
+    )
+
+
+def _usage_line(exc) -> str:
+    """A click usage error as one line: what is wrong, where, and where to read more."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "swarmctl"
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    return f"{path}: {message}; see `{path} --help`"

@@ -1,0 +1,398 @@
+#!/usr/bin/python
+"""Read what the preflight checks need from one host, and listen on its free swarm ports.
+
+Changes nothing on the host: it reads /etc/os-release, /proc, /sys and `docker info`,
+and starts a temporary listener process (stopped by swarm_preflight_listener, and in
+any case gone after `listen_seconds`) on the swarm ports that are free, so that the
+other hosts can probe them before Docker runs.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: swarm_preflight_host
+short_description: Read a host's OS, kernel, ports, clock and swarm state for the preflight.
+description:
+  - Reads facts without changing anything, and starts a temporary listener on the free
+    swarm ports (TCP accept, UDP echo) that exits after O(listen_seconds) at the latest.
+options:
+  name:
+    description: The host's inventory name, returned as is.
+    type: str
+    required: true
+  advertise_addr:
+    description: Explicit advertise address (swarm_advertise_addr).
+    type: str
+  advertise_network:
+    description: Network (CIDR) to pick the advertise address from.
+    type: str
+  ansible_host:
+    description: The address Ansible connects to.
+    type: str
+  ports:
+    description: Swarm ports as C(PORT/PROTO).
+    type: list
+    elements: str
+    default: [2377/tcp, 7946/tcp, 7946/udp, 4789/udp]
+  listen:
+    description: Start the temporary listener on the free ports.
+    type: bool
+    default: true
+  listen_seconds:
+    description: The listener exits after this many seconds at the latest.
+    type: int
+    default: 60
+  list_nodes:
+    description: On an active manager, list the swarm's node IDs.
+    type: bool
+    default: false
+author: swarmctl
+"""
+
+RETURN = r"""
+preflight:
+  description: Everything the preflight checks read from the host.
+  returned: always
+  type: dict
+"""
+
+import contextlib
+import glob
+import gzip
+import ipaddress
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+MAGIC = b"swarmctl-preflight"
+
+
+def os_release():
+    data = {}
+    try:
+        with open("/etc/os-release", encoding="utf-8") as fh:
+            for line in fh:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    data[key] = value.strip().strip('"')
+    except OSError:
+        pass
+    return {"id": data.get("ID", ""), "version_id": data.get("VERSION_ID", ""),
+            "pretty_name": data.get("PRETTY_NAME", ""), "codename": data.get("VERSION_CODENAME", "")}
+
+
+def kernel_config():
+    release = os.uname().release
+    for path in ("/proc/config.gz", f"/boot/config-{release}"):
+        try:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+                return fh.read()
+        except OSError:
+            continue
+    return None
+
+
+def kernel_feature(module, config_key, config, extra_present=()):
+    """loaded, builtin, module, missing or unknown."""
+    release = os.uname().release
+    if os.path.isdir(f"/sys/module/{module}") or any(os.path.exists(p) for p in extra_present):
+        return "loaded"
+    if config is not None:
+        for line in config.splitlines():
+            if line.startswith(f"{config_key}="):
+                return "builtin" if line.endswith("=y") else "module"
+        return "missing"
+    moddir = f"/lib/modules/{release}"
+    if os.path.isdir(moddir):
+        try:
+            with open(f"{moddir}/modules.builtin", encoding="utf-8") as fh:
+                if any(line.rstrip().endswith(f"/{module}.ko") for line in fh):
+                    return "builtin"
+        except OSError:
+            pass
+        if glob.glob(f"{moddir}/**/{module}.ko*", recursive=True):
+            return "module"
+        return "missing"
+    return "unknown"
+
+
+def socket_owners():
+    """inode -> (pid, command) for every socket of every process."""
+    owners = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        comm = None
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                if comm is None:
+                    try:
+                        with open(f"/proc/{pid}/comm", encoding="utf-8") as fh:
+                            comm = fh.read().strip()
+                    except OSError:
+                        comm = "?"
+                owners[target[8:-1]] = (int(pid), comm)
+    return owners
+
+
+def bound_ports():
+    """{(port, proto): [inode, ...]} for TCP listeners and bound UDP sockets."""
+    found = {}
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            with open(f"/proc/net/{proto}", encoding="utf-8") as fh:
+                lines = fh.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) < 10:
+                continue
+            port = int(cols[1].rsplit(":", 1)[1], 16)
+            state = cols[3]
+            if proto.startswith("tcp") and state != "0A":  # LISTEN
+                continue
+            found.setdefault((port, proto[:3]), []).append(cols[9])
+    return found
+
+
+def port_usage(ports):
+    bound = bound_ports()
+    owners = socket_owners() if bound else {}
+    usage = {}
+    for spec in ports:
+        port, proto = spec.split("/")
+        inodes = bound.get((int(port), proto), [])
+        if not inodes:
+            usage[spec] = {"state": "free"}
+            continue
+        procs = [owners.get(i) for i in inodes]
+        named = [p for p in procs if p]
+        if named:
+            pid, comm = named[0]
+            usage[spec] = {"state": "used", "process": comm, "pid": pid}
+        elif all(i == "0" for i in inodes):
+            usage[spec] = {"state": "used", "process": "kernel", "pid": 0}
+        else:
+            usage[spec] = {"state": "used", "process": "unknown", "pid": 0}
+    return usage
+
+
+def run(cmd, timeout=10):
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 127, "", str(exc)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def interfaces():
+    """[{name, mtu, addresses: [...]}] from `ip -j addr`."""
+    rc, out, _ = run(["ip", "-j", "addr", "show"])
+    if rc != 0:
+        return []
+    try:
+        data = json.loads(out)
+    except ValueError:
+        return []
+    return [{"name": i.get("ifname", ""), "mtu": i.get("mtu", 0),
+             "addresses": [a.get("local", "") for a in i.get("addr_info", [])]}
+            for i in data]
+
+
+def default_address():
+    rc, out, _ = run(["ip", "-j", "-4", "route", "show", "default"])
+    if rc != 0:
+        return ""
+    try:
+        routes = json.loads(out)
+    except ValueError:
+        return ""
+    for route in routes:
+        if route.get("prefsrc"):
+            return route["prefsrc"]
+        dev = route.get("dev")
+        for iface in interfaces():
+            if iface["name"] == dev:
+                for addr in iface["addresses"]:
+                    if ":" not in addr:
+                        return addr
+    return ""
+
+
+def advertise(params, ifaces):
+    all_addrs = [a for i in ifaces for a in i["addresses"]]
+    if params["advertise_addr"]:
+        return params["advertise_addr"], "swarm_advertise_addr"
+    if params["advertise_network"]:
+        try:
+            net = ipaddress.ip_network(params["advertise_network"], strict=False)
+        except ValueError:
+            return "", "swarm_advertise_network"
+        for addr in all_addrs:
+            with contextlib.suppress(ValueError):
+                if ipaddress.ip_address(addr) in net:
+                    return addr, "swarm_advertise_network"
+        return "", "swarm_advertise_network"
+    if params["ansible_host"] and params["ansible_host"] in all_addrs:
+        return params["ansible_host"], "ansible_host"
+    return default_address(), "default route"
+
+
+def swarm_state(list_nodes):
+    rc, out, err = run(["docker", "info", "--format", "{{json .Swarm}}"])
+    if rc == 127:
+        return {"docker": "absent"}
+    if rc != 0:
+        return {"docker": "not running", "error": (err or out).strip()[-300:]}
+    try:
+        swarm = json.loads(out)
+    except ValueError:
+        return {"docker": "running", "error": out.strip()[-300:]}
+    cluster = swarm.get("Cluster") or {}
+    state = {"docker": "running", "state": swarm.get("LocalNodeState", ""),
+             "node_id": swarm.get("NodeID", ""), "cluster_id": cluster.get("ID", ""),
+             "is_manager": bool(swarm.get("ControlAvailable")),
+             "managers": [m.get("Addr", "") for m in swarm.get("RemoteManagers") or []],
+             "error": swarm.get("Error", "")}
+    if list_nodes and state["is_manager"] and state["state"] == "active":
+        rc, out, _ = run(["docker", "node", "ls", "--format", "{{.ID}}"])
+        state["node_ids"] = out.split() if rc == 0 else []
+    return state
+
+
+def start_listener(usage, seconds):
+    """Bind the free ports, then fork a detached process serving them until a deadline."""
+    socks, listening = [], []
+    for spec, use in usage.items():
+        if use["state"] != "free":
+            continue
+        port, proto = spec.split("/")
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        sock = socket.socket(socket.AF_INET, kind)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", int(port)))
+            if kind == socket.SOCK_STREAM:
+                sock.listen(64)
+        except OSError as exc:
+            sock.close()
+            use["listen_error"] = str(exc)
+            continue
+        socks.append((sock, kind))
+        listening.append(spec)
+    if not socks:
+        return None, listening
+    pid = os.fork()
+    if pid == 0:  # the listener: detached, silent, gone at the deadline or on SIGTERM
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            serve(socks, time.monotonic() + seconds)
+        finally:
+            os._exit(0)
+    for sock, _ in socks:
+        sock.close()
+    return pid, listening
+
+
+def serve(socks, deadline):
+    import select
+
+    by_fd = {s.fileno(): (s, k) for s, k in socks}
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        ready, _, _ = select.select(list(by_fd), [], [], left)
+        for fd in ready:
+            sock, kind = by_fd[fd]
+            try:
+                if kind == socket.SOCK_STREAM:
+                    conn, _ = sock.accept()
+                    conn.close()
+                else:
+                    data, peer = sock.recvfrom(512)
+                    if data.startswith(MAGIC):
+                        sock.sendto(data, peer)
+            except OSError:
+                continue
+
+
+def start_time(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "advertise_addr": {"type": "str"},
+            "advertise_network": {"type": "str"},
+            "ansible_host": {"type": "str"},
+            "ports": {"type": "list", "elements": "str",
+                      "default": ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp"]},
+            "listen": {"type": "bool", "default": True},
+            "listen_seconds": {"type": "int", "default": 60},
+            "list_nodes": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    now = time.time()
+    ifaces = interfaces()
+    address, source = advertise(module.params, ifaces)
+    iface = next((i for i in ifaces if address and address in i["addresses"]), None)
+    config = kernel_config()
+    usage = port_usage(module.params["ports"])
+    facts = {
+        "name": module.params["name"],
+        "time": now,
+        "hostname": socket.gethostname(),
+        "os": os_release(),
+        "kernel": {
+            "release": os.uname().release,
+            "overlay": kernel_feature("overlay", "CONFIG_OVERLAY_FS", config),
+            "vxlan": kernel_feature("vxlan", "CONFIG_VXLAN", config),
+            "ip_vs": kernel_feature("ip_vs", "CONFIG_IP_VS", config, ("/proc/net/ip_vs",)),
+        },
+        "advertise": {"address": address, "source": source,
+                      "configured": iface is not None,
+                      "interface": iface["name"] if iface else "",
+                      "mtu": iface["mtu"] if iface else 0,
+                      "host_addresses": [a for i in ifaces for a in i["addresses"]
+                                         if i["name"] != "lo"]},
+        "ports": usage,
+        "swarm": swarm_state(module.params["list_nodes"]),
+        "listener": {"pid": 0, "start_time": "", "ports": []},
+    }
+    if module.params["listen"]:
+        pid, listening = start_listener(usage, module.params["listen_seconds"])
+        if pid:
+            facts["listener"] = {"pid": pid, "start_time": start_time(pid), "ports": listening}
+    module.exit_json(changed=False, preflight=facts)
+
+
+if __name__ == "__main__":
+    main()

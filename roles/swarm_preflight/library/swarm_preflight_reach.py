@@ -1,0 +1,119 @@
+#!/usr/bin/python
+"""Probe the swarm ports of the other inventory hosts from this host.
+
+TCP: a connect (the peer's temporary listener or its dockerd accepts it). UDP: a datagram
+that the peer's temporary listener echoes back. Only the given peers are probed.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: swarm_preflight_reach
+short_description: Probe the swarm ports of the other inventory hosts from this host.
+description:
+  - Connects to TCP ports and sends a marked UDP datagram that the peer's temporary
+    preflight listener echoes. Probes run in parallel, each with O(timeout).
+options:
+  peers:
+    description:
+      - The other hosts, as the C(preflight) result swarm_preflight_host returned there.
+        Managers are probed on 2377/tcp, every host on 7946/tcp, 7946/udp and 4789/udp.
+    type: list
+    elements: dict
+    required: true
+  managers:
+    description: Inventory names of the managers.
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds to wait for each probe.
+    type: float
+    default: 2.0
+author: swarmctl
+"""
+
+RETURN = r"""
+reach:
+  description: One result per probe, C({peer, address, port, proto, ok, error}).
+  returned: always
+  type: list
+"""
+
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+
+MAGIC = b"swarmctl-preflight"
+
+
+def probe(item, timeout):
+    address, port, proto = item["address"], int(item["port"]), item["proto"]
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    result = dict(item, ok=False, error="")
+    try:
+        if proto == "tcp":
+            with socket.create_connection((address, port), timeout=timeout):
+                result["ok"] = True
+        else:
+            nonce = MAGIC + b" " + os.urandom(8).hex().encode()
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(timeout)
+                sock.sendto(nonce, (address, port))
+                while True:
+                    data, _ = sock.recvfrom(512)
+                    if data == nonce:
+                        result["ok"] = True
+                        break
+    except TimeoutError:
+        result["error"] = "no answer" if proto == "udp" else "timed out"
+    except ConnectionRefusedError:
+        result["error"] = "refused"
+    except OSError as exc:
+        result["error"] = exc.strerror or str(exc)
+    return result
+
+
+def plan(peers, managers):
+    """The probes to make: a port is probed when the peer's listener or dockerd serves it."""
+    probes = []
+    for peer in peers:
+        if not isinstance(peer, dict):
+            continue
+        address = (peer.get("advertise") or {}).get("address")
+        if not address:
+            continue
+        wanted = (["2377/tcp"] if peer.get("name") in managers else []) + \
+            ["7946/tcp", "7946/udp", "4789/udp"]
+        listening = (peer.get("listener") or {}).get("ports") or []
+        for spec in wanted:
+            port, proto = spec.split("/")
+            use = (peer.get("ports") or {}).get(spec, {})
+            served = spec in listening or (proto == "tcp" and use.get("process") == "dockerd")
+            if served:
+                probes.append({"peer": peer.get("name"), "address": address,
+                               "port": int(port), "proto": proto})
+    return probes
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "peers": {"type": "list", "elements": "dict", "required": True},
+            "managers": {"type": "list", "elements": "str", "default": []},
+            "timeout": {"type": "float", "default": 2.0},
+        },
+        supports_check_mode=True,
+    )
+    probes = plan(module.params["peers"], module.params["managers"])
+    results = []
+    if probes:
+        with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
+            results = list(pool.map(lambda p: probe(p, module.params["timeout"]), probes))
+    module.exit_json(changed=False, reach=results)
+
+
+if __name__ == "__main__":
+    main()
