@@ -1,0 +1,270 @@
+#!/usr/bin/python
+"""Observe swarm services on a manager: snapshot before a deploy, wait for convergence after."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: swarm_services_converge
+short_description: Snapshot swarm services before a deploy, wait until they converge after.
+description:
+  - With O(phase=snapshot), records each service's update status, so that a later wait
+    can tell an update of this run from an old one; also reports whether the kernel has
+    IPVS (needed by the ingress routing mesh).
+  - With O(phase=wait), polls the services until each has converged (its update
+    completed and as many tasks of the current spec running as desired; one-shot
+    services, restart condition none, when their tasks completed), rolled back, paused,
+    or until the timeout. Fails naming each service that did not converge and why.
+  - Runs on a swarm manager and needs the Docker SDK for Python.
+options:
+  phase:
+    description: snapshot or wait.
+    type: str
+    choices: [snapshot, wait]
+    required: true
+  services:
+    description: Names of the services to observe.
+    type: list
+    elements: str
+    default: []
+  stacks:
+    description: Names of stacks whose services are observed too.
+    type: list
+    elements: str
+    default: []
+  before:
+    description: The RV(snapshot) of the snapshot phase.
+    type: dict
+    default: {}
+  timeout:
+    description: Seconds to wait for convergence.
+    type: int
+    default: 300
+author: swarmctl
+"""
+
+RETURN = r"""
+snapshot:
+  description: Per service, the update status start time (or empty) and the spec version.
+  returned: always
+  type: dict
+ipvs:
+  description: Whether the kernel has IPVS, which the ingress routing mesh needs.
+  returned: phase=snapshot
+  type: bool
+services:
+  description: Per service its state (converged, rolled_back, paused, failed, timeout),
+    running and desired task counts, image, and a message.
+  returned: phase=wait
+  type: list
+"""
+
+import glob
+import json
+import os
+import platform
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    import docker
+    from docker.errors import NotFound
+    HAS_DOCKER = True
+except ImportError:
+    HAS_DOCKER = False
+
+TERMINAL_BAD = ("failed", "rejected", "orphaned")
+
+
+def _ipvs():
+    if os.path.exists("/proc/net/ip_vs") or os.path.isdir("/sys/module/ip_vs"):
+        return True
+    release = platform.release()
+    return bool(glob.glob("/lib/modules/%s/kernel/net/netfilter/ipvs/ip_vs.ko*" % release))
+
+
+def _image(spec):
+    return spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+
+
+def _same_spec(task, service):
+    tpl = service["Spec"].get("TaskTemplate", {})
+    spec = task.get("Spec", {})
+    return (json.dumps(spec.get("ContainerSpec", {}), sort_keys=True)
+            == json.dumps(tpl.get("ContainerSpec", {}), sort_keys=True)
+            and spec.get("ForceUpdate", 0) == tpl.get("ForceUpdate", 0))
+
+
+def _short(image):
+    return image.split("@", 1)[0]
+
+
+class Observer:
+    def __init__(self, api):
+        self.api = api
+        self._nodes = None
+
+    def node_names(self):
+        if self._nodes is None:
+            self._nodes = {}
+            for n in self.api.nodes():
+                self._nodes[n["ID"]] = (n.get("Description", {}).get("Hostname", n["ID"][:12]),
+                                        n.get("Status", {}).get("State", ""))
+        return self._nodes
+
+    def service(self, name):
+        try:
+            return self.api.inspect_service(name)
+        except NotFound:
+            return None
+
+    def stack_services(self, stack):
+        found = self.api.services(filters={"label": "com.docker.stack.namespace=%s" % stack})
+        return [s["Spec"]["Name"] for s in found]
+
+    def status(self, name, before):
+        svc = self.service(name)
+        if svc is None:
+            return dict(name=name, state="failed", running=0, desired=0, image="",
+                        message="service %s does not exist" % name, errors=[])
+        spec = svc["Spec"]
+        mode = spec.get("Mode", {})
+        update = svc.get("UpdateStatus") or {}
+        ustate = update.get("State", "")
+        fresh = update.get("StartedAt", "") != before.get("started", "")
+        tasks = self.api.tasks(filters={"service": svc["ID"]})
+        nodes = self.node_names()
+        one_shot = (spec.get("TaskTemplate", {}).get("RestartPolicy", {}).get("Condition")
+                    == "none") or "ReplicatedJob" in mode or "GlobalJob" in mode
+        current = [t for t in tasks if _same_spec(t, svc)]
+        live = [t for t in current if t.get("DesiredState") == "running"
+                and nodes.get(t.get("NodeID"), ("", "ready"))[1] != "down"]
+        running = [t for t in live if t.get("Status", {}).get("State") == "running"]
+        stale = [t for t in tasks if not _same_spec(t, svc)
+                 and t.get("DesiredState") == "running"
+                 and t.get("Status", {}).get("State") == "running"]
+        if "Replicated" in mode:
+            desired = int(mode["Replicated"].get("Replicas", 1))
+        elif "ReplicatedJob" in mode:
+            desired = int(mode["ReplicatedJob"].get("TotalCompletions") or 1)
+        else:
+            desired = len(live) if live else len([n for n, s in nodes.values() if s == "ready"])
+        errors = []
+        bad = sorted((t for t in tasks if t.get("Status", {}).get("State") in TERMINAL_BAD
+                      and t.get("Status", {}).get("Err")),
+                     key=lambda t: t.get("Status", {}).get("Timestamp", ""), reverse=True)
+        for t in bad[:5]:
+            st = t.get("Status", {})
+            errors.append("%s.%s on %s (%s): %s: %s" % (
+                spec["Name"], t.get("Slot") or t.get("NodeID", "")[:12],
+                nodes.get(t.get("NodeID"), ("?", ""))[0], _short(_image({"TaskTemplate": t.get("Spec", {})})),
+                st.get("State"), st.get("Err")))
+        out = dict(name=name, running=len(running), desired=desired, image=_short(_image(spec)),
+                   update_state=ustate, message=update.get("Message", ""), errors=errors,
+                   one_shot=one_shot)
+        settled = len(running) >= desired and len(live) == len(running) and not stale
+        if fresh and ustate == "rollback_completed":
+            prev = _short(_image(svc.get("PreviousSpec", {}) or {}))
+            # Rolled back: final once the previous version runs everywhere again.
+            out.update(state="rolled_back" if settled or one_shot else "rolling_back",
+                       failed_image=prev if prev != out["image"] else "")
+            return out
+        if ustate in ("paused", "rollback_paused") and (fresh or ustate == "paused"):
+            out.update(state="paused")
+            return out
+        if ustate in ("updating", "rollback_started"):
+            out.update(state="updating")
+            return out
+        if one_shot:
+            done = [t for t in current if t.get("Status", {}).get("State") == "complete"]
+            failed = [t for t in current if t.get("Status", {}).get("State") in TERMINAL_BAD]
+            out["running"] = len(done)
+            if failed and not live:
+                out.update(state="failed")
+            elif len(done) >= desired or (not live and done):
+                out.update(state="converged")
+            else:
+                out.update(state="waiting")
+            return out
+        if settled:
+            out.update(state="converged")
+        else:
+            out.update(state="waiting")
+        return out
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            phase=dict(type="str", required=True, choices=["snapshot", "wait"]),
+            services=dict(type="list", elements="str", default=[]),
+            stacks=dict(type="list", elements="str", default=[]),
+            before=dict(type="dict", default={}),
+            timeout=dict(type="int", default=300),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_DOCKER:
+        module.fail_json(msg="the Docker SDK for Python is missing on this manager; "
+                             "install python3-docker")
+    api = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
+    obs = Observer(api)
+    p = module.params
+    names = list(p["services"])
+
+    def all_names():
+        out = list(names)
+        for stack in p["stacks"]:
+            out.extend(n for n in obs.stack_services(stack) if n not in out)
+        return out
+
+    if p["phase"] == "snapshot":
+        snap = {}
+        for name in all_names():
+            svc = obs.service(name)
+            if svc is not None:
+                snap[name] = dict(started=(svc.get("UpdateStatus") or {}).get("StartedAt", ""))
+        module.exit_json(changed=False, snapshot=snap, ipvs=_ipvs())
+    if module.check_mode:
+        module.exit_json(changed=False, services=[], skipped=True)
+
+    deadline = time.time() + p["timeout"]
+    final = ("converged", "rolled_back", "paused")
+    while True:
+        obs._nodes = None
+        results = [obs.status(n, p["before"].get(n, {})) for n in all_names()]
+        if all(r["state"] in final for r in results) or time.time() >= deadline:
+            break
+        if any(r["state"] == "failed" and r.get("one_shot") for r in results) and all(
+                r["state"] in final + ("failed",) for r in results):
+            break
+        time.sleep(2)
+    problems = []
+    for r in results:
+        if r["state"] == "converged":
+            continue
+        if r["state"] == "rolled_back":
+            problems.append("service %s: the update%s failed and swarm rolled it back to "
+                            "the previous version (%s), which keeps serving (%s)" % (
+                                r["name"],
+                                " to %s" % r["failed_image"] if r.get("failed_image") else "",
+                                r["image"], r["message"] or "no message"))
+        elif r["state"] == "paused":
+            problems.append("service %s: the update is paused (%s)" % (r["name"], r["message"]))
+        else:
+            if r["state"] in ("waiting", "updating", "rolling_back"):
+                r["state"] = "timeout"
+            problems.append("service %s: %s/%s tasks %s after %ss" % (
+                r["name"], r["running"], r["desired"],
+                "complete" if r.get("one_shot") else "running", p["timeout"]))
+        if r["errors"]:
+            problems[-1] += "; failed tasks: " + "; ".join(r["errors"][:3])
+    if problems:
+        module.fail_json(msg=" | ".join(problems), services=results)
+    module.exit_json(changed=False, services=results)
+
+
+if __name__ == "__main__":
+    main()
