@@ -35,8 +35,13 @@ unit: venv
 e2e: venv engine
 	$(BIN)/pytest -ra -m e2e tests
 
+## molecule: Molecule scenarios (MOLECULE_SCENARIOS, default: all) on MOLECULE_DISTRO nodes
+MOLECULE_DISTRO ?= $(DISTRO)
+MOLECULE_SCENARIOS ?= default
 molecule: venv engine
-	@true
+	$(PY) molecule/node_image.py $(MOLECULE_DISTRO)
+	@for s in $(MOLECULE_SCENARIOS); do \
+	  MOLECULE_DISTRO=$(MOLECULE_DISTRO) $(BIN)/molecule test -s $$s || exit 1; done
 
 bench: venv engine
 	$(PY) -m bench
