@@ -404,8 +404,8 @@ def _ports(name: str, role: str, facts: dict[str, Any], in_this_swarm: bool) -> 
         if process in ("dockerd", "kernel") and active and in_this_swarm:
             notes.append(spec)
             continue
-        if process == "dockerd" and active:
-            continue  # dockerd of a foreign swarm: the swarm check says what to do
+        if process in ("dockerd", "kernel") and active:
+            continue  # used by a foreign swarm: the swarm check says what to do
         pid = f" (pid {use['pid']})" if use.get("pid") else ""
         owner = "the kernel (a VXLAN device)" if process == "kernel" else f"{process}{pid}"
         purpose = PORT_USE.get(spec, "the swarm")
