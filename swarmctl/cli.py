@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from swarmctl import __version__
+from swarmctl.console import err, out
 from swarmctl.errors import InputError, SwarmctlError
 
 app = typer.Typer(
@@ -30,9 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-out = Console()
-err = Console(stderr=True)
 
 InventoryArg = Annotated[
     Path, typer.Argument(help="Ansible YAML inventory with swarm_managers and swarm_workers.",
@@ -118,6 +115,9 @@ def _register_subcommands() -> None:
     from swarmctl.lab.cli import app as lab_app
 
     app.add_typer(lab_app, name="lab")
+    from swarmctl import services_cli
+
+    services_cli.register(app)
 
 
 def main() -> None:

@@ -48,12 +48,13 @@ class Progress:
         kind = event.get("event")
         data = event.get("event_data", {})
         if kind == "playbook_on_play_start":
-            self.play = data.get("play", "")
+            play = data.get("play", "")
+            if play and play != self.play:  # a serial play starts once per batch
+                self.console.print(f"[dim]▶ {play}[/]")
+            self.play = play
             self.task = ""
             self.hosts = set()
             self.done = set()
-            if self.play:
-                self.console.print(f"[dim]▶ {self.play}[/]")
         elif kind == "playbook_on_task_start":
             self.task_no += 1
             self.task = data.get("task", "")

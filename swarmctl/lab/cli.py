@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from swarmctl.console import err, out
 from swarmctl.errors import LabError
 from swarmctl.lab import image, lab, plan
 
@@ -21,7 +22,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True)
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name; prefixes node names.")]
 
@@ -63,7 +63,7 @@ def up(
 @app.command()
 def status(name: NameOpt = plan.DEFAULT_NAME) -> None:
     """Show the lab's nodes: role, address and state."""
-    _print_table(lab.status(name), Console())
+    _print_table(lab.status(name), out)
 
 
 @app.command()
