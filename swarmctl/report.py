@@ -21,3 +21,22 @@ def print_nodes(console: Console, nodes: Iterable[Node]) -> None:
         table.add_row(n.hostname, n.role, f"[{style}]{n.status}[/]" if style else n.status,
                       n.availability, n.manager_status, n.engine, n.address)
     console.print(table)
+
+
+_UPDATE_STYLE = {"completed": "green", "updating": "yellow", "rollback_started": "yellow",
+                 "rollback_completed": "red", "paused": "red", "rollback_paused": "red"}
+
+
+def print_services(console: Console, services: Iterable) -> None:
+    """Services like `docker service ls`, with the update state."""
+    table = Table(title="Services", title_justify="left")
+    for col in ("SERVICE", "MODE", "REPLICAS", "IMAGE", "PORTS", "UPDATE"):
+        table.add_column(col)
+    for s in services:
+        ok = s.running >= s.desired
+        replicas = f"[{'green' if ok else 'yellow'}]{s.running}/{s.desired}[/]"
+        state = s.update_state.replace("_", " ")
+        style = _UPDATE_STYLE.get(s.update_state, "")
+        table.add_row(s.name, s.mode, replicas, s.image, "\n".join(s.ports) or "-",
+                      f"[{style}]{state}[/]" if style else (state or "-"))
+    console.print(table)

@@ -166,7 +166,9 @@ class Observer:
                    one_shot=one_shot)
         settled = len(running) >= desired and len(live) == len(running) and not stale
         if fresh and ustate == "rollback_completed":
-            prev = _short(_image(svc.get("PreviousSpec", {}) or {}))
+            failed = [_short(_image({"TaskTemplate": t.get("Spec", {})})) for t in bad
+                      if not _same_spec(t, svc)]
+            prev = failed[0] if failed else _short(_image(svc.get("PreviousSpec", {}) or {}))
             # Rolled back: final once the previous version runs everywhere again.
             out.update(state="rolled_back" if settled or one_shot else "rolling_back",
                        failed_image=prev if prev != out["image"] else "")

@@ -1,0 +1,168 @@
+"""Deploy a services spec (networks, secrets, configs, services, stacks) and read their state.
+
+`deploy` validates the spec, then runs `playbooks/services.yml` on one reachable manager
+with the spec file's *path* as an extra var: the file is read on the controller inside
+the play (under no_log), so secret values never land in the run folder. The role waits
+until the services converged and reports updates that rolled back.
+
+`status` reads nodes and services from a manager over SSH in one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from swarmctl import remote
+from swarmctl import spec as specmod
+from swarmctl.cluster import Node
+from swarmctl.errors import RunError
+from swarmctl.inventory import Inventory
+from swarmctl.progress import Progress
+from swarmctl.runner import RunResult, raise_for_failures, run_playbook
+
+WAIT_TASK = "Wait until every declared service has converged."
+IPVS_MARK = "swarm_services_ipvs_missing: "
+
+
+@dataclass
+class Deployed:
+    """What a deploy did."""
+
+    result: RunResult
+    services: list[dict[str, Any]]
+    warnings: list[str]
+
+    @property
+    def changed(self) -> int:
+        return self.result.total_changed
+
+
+def _events_of(result: RunResult, task: str) -> list[tuple[bool, dict[str, Any]]]:
+    """(failed, res) of each result of a task."""
+    out = []
+    for ev in result.events:
+        data = ev.get("event_data", {})
+        if ev.get("event") in ("runner_on_ok", "runner_on_failed") and data.get("task") == task:
+            out.append((ev["event"] == "runner_on_failed", data.get("res", {})))
+    return out
+
+
+def _warnings(result: RunResult) -> list[str]:
+    found = []
+    for ev in result.events:
+        res = ev.get("event_data", {}).get("res", {})
+        msg = res.get("msg") if isinstance(res, dict) else None
+        if ev.get("event") == "runner_on_ok" and isinstance(msg, str) \
+                and msg.startswith(IPVS_MARK):
+            found.append(msg.removeprefix(IPVS_MARK))
+    return found[:1]
+
+
+def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Console,
+           timeout: int = 300) -> Deployed:
+    """Converge the cluster to the spec. RunError when it fails or does not converge."""
+    specmod.load(spec_path)  # validate before anything is applied
+    manager = remote.first_reachable_manager(inv)
+    extravars = {
+        "swarm_services_spec_file": str(spec_path.resolve()),
+        "swarm_services_manager": manager.name,
+        "swarm_services_wait_timeout": timeout,
+    }
+    with Progress(console, "deploying") as progress:
+        result = run_playbook("services.yml", inv.path, verb="deploy", extravars=extravars,
+                              verbosity=verbosity, on_event=None if verbosity else progress)
+    warnings = _warnings(result)
+    waited = _events_of(result, WAIT_TASK)
+    services = list(waited[-1][1].get("services", [])) if waited else []
+    if waited and waited[-1][0]:
+        for warning in warnings:
+            console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        rolled = [s["name"] for s in services if s.get("state") == "rolled_back"]
+        head = "update rolled back: " if rolled else "deploy did not converge: "
+        raise RunError(f"{head}{waited[-1][1].get('msg', '')}; details in {result.run_dir}")
+    raise_for_failures(result, "deploy")
+    return Deployed(result, services, warnings)
+
+
+# --------------------------------------------------------------------------- status
+
+_STATUS_SCRIPT = r"""
+set -e
+printf '{"nodes": '
+docker node inspect $(docker node ls -q)
+printf ', "services": '
+ids=$(docker service ls -q)
+if [ -n "$ids" ]; then docker service inspect $ids; else printf '[]'; fi
+printf ', "ls": ['
+docker service ls --format '{{json .}}' | paste -sd, -
+printf ']}'
+"""
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    mode: str
+    running: int
+    desired: int
+    image: str
+    ports: list[str] = field(default_factory=list)
+    update_state: str = ""
+    update_message: str = ""
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any], replicas: str) -> ServiceStatus:
+        spec = raw.get("Spec", {})
+        mode = next(iter(spec.get("Mode", {}) or {"Replicated": {}}), "Replicated")
+        mode = {"Replicated": "replicated", "Global": "global",
+                "ReplicatedJob": "replicated-job", "GlobalJob": "global-job"}.get(mode, mode)
+        image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+        running, _, desired = replicas.split(" ")[0].partition("/")
+        ports = []
+        for p in (raw.get("Endpoint", {}).get("Spec", {}) or spec.get("EndpointSpec", {})
+                  or {}).get("Ports", []) or []:
+            ports.append(f"{p.get('PublishedPort', '')}->{p.get('TargetPort')}/"
+                         f"{p.get('Protocol', 'tcp')} ({p.get('PublishMode', 'ingress')})")
+        update = raw.get("UpdateStatus") or {}
+        return cls(
+            name=spec.get("Name", ""), mode=mode,
+            running=int(running) if running.isdigit() else 0,
+            desired=int(desired) if desired.isdigit() else 0,
+            image=image.split("@", 1)[0], ports=ports,
+            update_state=update.get("State", ""), update_message=update.get("Message", ""),
+        )
+
+
+@dataclass
+class ClusterStatus:
+    manager: str
+    nodes: list[Node]
+    services: list[ServiceStatus]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"manager": self.manager, "nodes": [asdict(n) for n in self.nodes],
+                "services": [asdict(s) for s in self.services]}
+
+
+def status(inv: Inventory) -> ClusterStatus:
+    """Nodes and services as a reachable manager sees them."""
+    manager = remote.first_reachable_manager(inv)
+    proc = remote.run(manager, ["sh", "-c", _STATUS_SCRIPT], timeout=60)
+    if proc.returncode != 0:
+        raise RunError(f"{manager.name}: cannot read the swarm: {remote.error_text(proc)}; "
+                       f"is it a manager of an active swarm (swarmctl provision)?")
+    try:
+        data = json.loads(proc.stdout.decode())
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{manager.name}: unexpected answer reading the swarm ({exc})") from None
+    nodes = sorted((Node.from_api(n) for n in data["nodes"]),
+                   key=lambda n: (n.role != "manager", n.hostname))
+    replicas = {row.get("Name"): row.get("Replicas", "") for row in data["ls"]}
+    services = sorted((ServiceStatus.from_api(s, replicas.get(s["Spec"]["Name"], ""))
+                       for s in data["services"]), key=lambda s: s.name)
+    return ClusterStatus(manager.name, nodes, services)
