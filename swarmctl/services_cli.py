@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
-out = Console()
-err = Console(stderr=True)
+from swarmctl.console import err, out
 
 InventoryOpt = Annotated[
     Path, typer.Option("--inventory", "-i", show_default=False,

@@ -279,6 +279,9 @@ _HOWTO = {
     "mode": "use one of the listed values",
     "subnet": "write a network in CIDR form with its host bits zero, e.g. 10.20.0.0/24",
 }
+for _field in ("interval", "timeout", "start_period", "delay", "monitor", "window",
+               "stop_grace_period"):
+    _HOWTO[_field] = "write a duration such as 10s, 500ms or 1m30s"
 
 
 def _describe(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str, str]:
