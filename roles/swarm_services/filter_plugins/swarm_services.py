@@ -85,8 +85,14 @@ def swarm_services_module_args(svc, default_failure_action="rollback"):
     return args
 
 
+def swarm_services_managed(items):
+    """The declared items this role creates: all but those marked external."""
+    return [i for i in items or [] if not i.get("external")]
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "swarm_services_module_args": swarm_services_module_args,
+            "swarm_services_managed": swarm_services_managed,
         }

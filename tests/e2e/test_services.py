@@ -1,0 +1,276 @@
+"""`swarmctl deploy / status / images load` on real lab nodes: the seed scenario (my-web),
+scaling, a rolling update, an automatic rollback, self-healing, an encrypted overlay
+network and a secret that never shows.
+
+The my-web walkthrough runs on its own lab (1 manager + 5 workers: six nodes, so six
+tasks publishing port 8080 in host mode fit; it also stops a node). The network and secret
+tests use the shared `cluster` and remove what they created. Ports are published in
+host mode and services reach each other with dnsrr: these kernels have no IPVS.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    REPO,
+    _lab_down,
+    changed_counts,
+    node_exec,
+    provisioned_lab,
+    run_dir_from,
+    swarmctl,
+)
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = REPO / "examples" / "my-web"
+IMAGES = ("my-web:v1", "my-web:v2", "my-web:v3")
+LAB = "t-svc"
+
+
+@pytest.fixture(scope="session")
+def web_images():
+    subprocess.run([str(EXAMPLE / "build-image.sh")], check=True, capture_output=True,
+                   timeout=600)
+    return IMAGES
+
+
+@pytest.fixture(scope="module")
+def web_lab(web_images):
+    prov = provisioned_lab(LAB, 1, 5, "bookworm")
+    loaded = swarmctl("images", "load", "-i", str(prov.inventory), *web_images)
+    assert loaded.rc == 0, loaded.output
+    yield prov
+    _lab_down(LAB)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def deploy(inventory: Path, spec: Path | str, timeout: int = 600):
+    return swarmctl("deploy", "-i", str(inventory), str(spec), "--timeout", str(timeout))
+
+
+def service(manager: str, name: str) -> dict:
+    return json.loads(node_exec(manager, "docker", "service", "inspect", name))[0]
+
+
+def running_tasks(manager: str, name: str) -> list[dict]:
+    out = node_exec(manager, "docker", "service", "ps", name, "--no-trunc", "--filter",
+                    "desired-state=running", "--format", "{{json .}}")
+    tasks = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return [t for t in tasks if t["CurrentState"].startswith("Running")]
+
+
+def http_get(address: str, port: int = 8080) -> str:
+    with urllib.request.urlopen(f"http://{address}:{port}/", timeout=5) as resp:
+        return resp.read().decode().strip()
+
+
+def answers(lab, manager: str, name: str) -> dict[str, str]:
+    """What each node running a task of the service answers on port 8080."""
+    nodes = {t["Node"] for t in running_tasks(manager, name)}
+    return {n: http_get(lab.node(n).address) for n in sorted(nodes)}
+
+
+def wait_for(what: str, check, timeout: float = 180, every: float = 2):
+    """Poll until check() is truthy; fail naming what did not happen (no timing asserted)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"{what} did not happen; last: {last!r}")
+
+
+# --------------------------------------------------------------------------- my-web
+
+def test_deploy_my_web(web_lab):
+    result = deploy(web_lab.inventory, EXAMPLE / "lab-v1-x3.yml")
+    assert result.rc == 0, result.output
+    mgr = web_lab.leader
+    assert len(running_tasks(mgr, "my-web")) == 3
+    got = answers(web_lab.lab, mgr, "my-web")
+    assert len(got) == 3 and set(got.values()) == {"my-web v1"}, got
+    assert "converged" in result.stdout
+
+
+def test_images_load_skips_nodes_that_have_them(web_lab, web_images):
+    again = swarmctl("images", "load", "-i", str(web_lab.inventory), *web_images)
+    assert again.rc == 0, again.output
+    assert "loaded on 0, 6 had them" in again.stdout
+
+
+def test_scale_to_six_then_rerun_changes_nothing(web_lab):
+    mgr = web_lab.leader
+    scaled = deploy(web_lab.inventory, EXAMPLE / "lab-v1-x6.yml")
+    assert scaled.rc == 0, scaled.output
+    assert len(running_tasks(mgr, "my-web")) == 6
+    before = service(mgr, "my-web")
+    tasks_before = {t["ID"] for t in running_tasks(mgr, "my-web")}
+    again = deploy(web_lab.inventory, EXAMPLE / "lab-v1-x6.yml")
+    assert again.rc == 0, again.output
+    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+    after = service(mgr, "my-web")
+    assert after["UpdatedAt"] == before["UpdatedAt"]
+    assert after["Version"] == before["Version"]
+    assert {t["ID"] for t in running_tasks(mgr, "my-web")} == tasks_before
+
+
+def test_update_to_v2(web_lab):
+    result = deploy(web_lab.inventory, EXAMPLE / "lab-v2-x6.yml")
+    assert result.rc == 0, result.output
+    got = answers(web_lab.lab, web_lab.leader, "my-web")
+    assert len(got) == 6 and set(got.values()) == {"my-web v2"}, got
+
+
+def test_broken_v3_rolls_back_and_v2_keeps_serving(web_lab):
+    result = deploy(web_lab.inventory, EXAMPLE / "lab-v3-x6.yml")
+    assert result.rc == 1, result.output
+    line = " ".join(result.stderr.split())
+    assert "rolled back" in line and "my-web" in line, result.stderr
+    assert "my-web:v3" in line and "non-zero exit" in line, result.stderr
+    mgr = web_lab.leader
+    svc = service(mgr, "my-web")
+    assert svc["UpdateStatus"]["State"] == "rollback_completed"
+    assert svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == "my-web:v2"
+    assert len(running_tasks(mgr, "my-web")) == 6
+    got = answers(web_lab.lab, mgr, "my-web")
+    assert set(got.values()) == {"my-web v2"}, got
+    status = swarmctl("status", "-i", str(web_lab.inventory), "--json")
+    assert status.rc == 0, status.output
+    web = next(s for s in json.loads(status.stdout)["services"] if s["name"] == "my-web")
+    assert web["update_state"] == "rollback_completed" and web["image"] == "my-web:v2"
+
+
+def test_redeploying_the_serving_version_after_a_rollback_succeeds(web_lab):
+    result = deploy(web_lab.inventory, EXAMPLE / "lab-v2-x6.yml")
+    assert result.rc == 0, result.output
+    assert sum(changed_counts(run_dir_from(result.output)).values()) == 0
+
+
+def test_self_healing_when_a_worker_stops(web_lab):
+    lab, mgr = web_lab.lab, web_lab.leader
+    result = deploy(web_lab.inventory, EXAMPLE / "lab-v2-x3.yml")
+    assert result.rc == 0, result.output
+    victim = next(t["Node"] for t in running_tasks(mgr, "my-web")
+                  if lab.node(t["Node"]).role == "worker")
+    subprocess.run(["docker", "stop", lab.node(victim).container], check=True,
+                   capture_output=True, timeout=120)
+    try:
+        def healed():
+            nodes = [t["Node"] for t in running_tasks(mgr, "my-web")]
+            return len(nodes) == 3 and victim not in nodes and nodes
+        nodes = wait_for("my-web back to 3 running tasks without the stopped node", healed)
+        got = {n: http_get(lab.node(n).address) for n in nodes}
+        assert set(got.values()) == {"my-web v2"}, got
+
+        def shows_down():
+            status = swarmctl("status", "-i", str(web_lab.inventory), "--json")
+            assert status.rc == 0, status.output
+            data = json.loads(status.stdout)
+            node = next(n for n in data["nodes"] if n["hostname"] == victim)
+            web = next(s for s in data["services"] if s["name"] == "my-web")
+            return node["status"] == "Down" and web["running"] == 3 and data
+        wait_for(f"swarmctl status showing {victim} Down", shows_down, every=5)
+        table = swarmctl("status", "-i", str(web_lab.inventory))
+        assert table.rc == 0, table.output
+        row = next(ln for ln in table.stdout.splitlines() if victim in ln)
+        assert "Down" in row
+        assert any("my-web" in ln and "3/3" in ln for ln in table.stdout.splitlines())
+    finally:
+        subprocess.run(["docker", "start", lab.node(victim).container], check=False,
+                       capture_output=True, timeout=120)
+
+
+# --------------------------------------------------------------------------- shared cluster
+
+@pytest.fixture
+def on_cluster(cluster, web_images):
+    loaded = swarmctl("images", "load", "-i", str(cluster.inventory), "my-web:v1", "my-web:v2")
+    assert loaded.rc == 0, loaded.output
+    created: dict[str, list[str]] = {"service": [], "network": [], "secret": []}
+    yield cluster, created
+    for kind in ("service", "network", "secret"):
+        if created[kind]:
+            node_exec(cluster.leader, "docker", kind, "rm", *created[kind], check=False)
+
+
+def exec_in_task(cluster, name: str, *cmd: str) -> str:
+    task = running_tasks(cluster.leader, name)[0]
+    node = cluster.lab.node(task["Node"])
+    container = f"{task['Name']}.{task['ID']}"
+    return node_exec(node.container, "docker", "exec", container, *cmd)
+
+
+def test_encrypted_overlay_services_reach_each_other_by_name(on_cluster, tmp_path):
+    cluster, created = on_cluster
+    spec = tmp_path / "net.yml"
+    spec.write_text("""
+networks:
+  - {name: svc-net, encrypted: true, attachable: true, subnet: 10.231.0.0/24}
+services:
+  - {name: svc-a, image: "my-web:v1", replicas: 2, networks: [svc-net], endpoint_mode: dnsrr}
+  - {name: svc-b, image: "my-web:v2", replicas: 1, networks: [svc-net], endpoint_mode: dnsrr}
+""")
+    created["service"] += ["svc-a", "svc-b"]
+    created["network"].append("svc-net")
+    result = deploy(cluster.inventory, spec)
+    assert result.rc == 0, result.output
+    net = json.loads(node_exec(cluster.leader, "docker", "network", "inspect", "svc-net"))[0]
+    assert net["Driver"] == "overlay" and "encrypted" in net["Options"]
+    assert net["IPAM"]["Config"][0]["Subnet"] == "10.231.0.0/24"
+    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 {} 80"
+    from_b = exec_in_task(cluster, "svc-b", "/bin/busybox", "sh", "-c", request.format("svc-a"))
+    assert "my-web v1" in from_b
+    from_a = exec_in_task(cluster, "svc-a", "/bin/busybox", "sh", "-c", request.format("svc-b"))
+    assert "my-web v2" in from_a
+    again = deploy(cluster.inventory, spec)
+    assert again.rc == 0, again.output
+    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+
+
+def test_secret_is_mounted_and_never_shown(on_cluster, tmp_path):
+    cluster, created = on_cluster
+    value = f"s3cret-{uuid.uuid4().hex}"
+    file_value = f"f1le-{uuid.uuid4().hex}"
+    (tmp_path / "token.txt").write_text(file_value)
+    spec = tmp_path / "secret.yml"
+    spec.write_text(f"""
+secrets:
+  - {{name: svc-password, value: "{value}"}}
+  - {{name: svc-token, file: token.txt}}
+services:
+  - name: svc-secret
+    image: "my-web:v1"
+    secrets: [svc-password, {{name: svc-token, target: token, mode: 0400}}]
+""")
+    created["service"].append("svc-secret")
+    created["secret"] += ["svc-password", "svc-token"]
+    result = deploy(cluster.inventory, spec)
+    assert result.rc == 0, result.output
+    assert exec_in_task(cluster, "svc-secret", "/bin/busybox", "cat",
+                        "/run/secrets/svc-password") == value
+    assert exec_in_task(cluster, "svc-secret", "/bin/busybox", "cat",
+                        "/run/secrets/token") == file_value
+    again = deploy(cluster.inventory, spec, timeout=120)
+    status = swarmctl("status", "-i", str(cluster.inventory), "--json")
+    texts = [result.output, again.output, status.output]
+    for run in (run_dir_from(result.output), run_dir_from(again.output)):
+        for path in run.rglob("*"):
+            if path.is_file():
+                texts.append(path.read_text(errors="replace"))
+    for secret in (value, file_value):
+        leaks = [t[:200] for t in texts if secret in t]
+        assert not leaks, f"secret value found in output or run artifacts: {leaks}"
+    assert again.rc == 0, again.output
+    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
