@@ -37,7 +37,7 @@ e2e: venv engine
 
 ## molecule: Molecule scenarios (MOLECULE_SCENARIOS, default: all) on MOLECULE_DISTRO nodes
 MOLECULE_DISTRO ?= $(DISTRO)
-MOLECULE_SCENARIOS ?= default
+MOLECULE_SCENARIOS ?= default services
 molecule: venv engine
 	$(PY) molecule/node_image.py $(MOLECULE_DISTRO)
 	@for s in $(MOLECULE_SCENARIOS); do \
