@@ -1,0 +1,252 @@
+"""Bad hosts, refused cleanly by the preflight checks of `swarmctl provision`.
+
+Each case breaks one thing on a real lab node (or in the inventory pointing at it), runs
+the real CLI and checks: exit 3, exactly one line on stderr naming the host, the check
+and the fix, no traceback, and nothing changed on any node (Docker still not installed,
+no swarm port left open, the SSH user's home untouched, swarm state unchanged).
+
+Lab names start with $SWARMCTL_TEST_LAB_PREFIX (default `t`), so that a developer can
+run these next to CI's labs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import Cli, _lab_down, _lab_up, cluster_id, node_exec, swarmctl
+
+pytestmark = pytest.mark.e2e
+
+PREFIX = os.environ.get("SWARMCTL_TEST_LAB_PREFIX", "t")
+PREFLIGHT_FAILED = 3
+SWARM_PORTS = (":2377 ", ":7946 ", ":4789 ")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _inventory(lab, tmp_path: Path, name: str = "inventory.yml", edit=None) -> Path:
+    """A copy of the lab's inventory, edited by `edit(data)`."""
+    data = yaml.safe_load(lab.inventory_path.read_text())
+    if edit:
+        edit(data)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _hosts(data: dict, group: str) -> dict:
+    return data["all"]["children"][group]["hosts"]
+
+
+def _free_address(lab, last_octet: int) -> str:
+    """An address in the lab's own subnet that no node uses (never any other network)."""
+    net = ipaddress.ip_network(lab.subnet)
+    address = str(net.network_address + last_octet)
+    assert address not in {n.address for n in lab.nodes}
+    return address
+
+
+def _state(node) -> dict[str, str]:
+    """What a node looks like from the outside, for the before/after comparison."""
+    c = node.container
+    docker = node_exec(c, "sh", "-c", "command -v docker dockerd || true").strip()
+    swarm = ""
+    if docker:
+        swarm = node_exec(c, "docker", "info", "--format",
+                          "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.Cluster.ID}}",
+                          check=False).strip()
+    listening = node_exec(c, "ss", "-Hltnu").splitlines()
+    ports = sorted(line.split()[4] for line in listening
+                   if any(line.split()[4].endswith(p.strip()) for p in SWARM_PORTS))
+    return {
+        "docker": docker,
+        "swarm": swarm,
+        "etc_docker": node_exec(c, "sh", "-c", "ls -A /etc/docker 2>/dev/null || true"),
+        "home": node_exec(c, "ls", "-A", "/home/swarm"),
+        "ports": " ".join(ports),
+    }
+
+
+def _refused(inventory: Path, *says: str, verb: str = "provision") -> str:
+    # A fresh HOME: no SSH master connection of an earlier run (ControlPersist) is reused,
+    # so that each case really logs in.
+    home = inventory.parent / "home"
+    home.mkdir(exist_ok=True)
+    cli: Cli = swarmctl(verb, str(inventory), timeout=300, env={"HOME": str(home)})
+    assert cli.rc == PREFLIGHT_FAILED, f"exit {cli.rc}:\n{cli.output}"
+    lines = cli.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr:\n{cli.stderr}"
+    line = lines[0]
+    assert line.startswith("error: preflight failed: "), line
+    assert "Traceback" not in cli.output
+    for text in says:
+        assert text in line, f"{text!r} not in {line!r}"
+    assert "Preflight checks" in cli.stdout  # the table, on stdout
+    return line
+
+
+@pytest.fixture(scope="module")
+def bare():
+    """A lab of bare nodes (one manager, one worker): nothing installed yet."""
+    name = f"{PREFIX}-badin"
+    _lab_down(name)
+    lab = _lab_up(name, 1, 1, "bookworm")
+    yield lab
+    _lab_down(name)
+
+
+@pytest.fixture
+def untouched(bare) -> Iterator[None]:
+    """Asserts after the test that no node of the lab changed."""
+    before = {n.name: _state(n) for n in bare.nodes}
+    assert all(not s["docker"] and not s["ports"] for s in before.values()), before
+    yield
+    after = {n.name: _state(n) for n in bare.nodes}
+    assert after == before
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def test_unreachable_host(bare, tmp_path, untouched):
+    ghost = _free_address(bare, 250)
+
+    def edit(data):
+        _hosts(data, "swarm_workers")["ghost"] = {"ansible_host": ghost}
+
+    inv = _inventory(bare, tmp_path, edit=edit)
+    _refused(inv, "ghost: ssh:", f"cannot connect to {ghost}:22", "check ansible_host")
+
+
+def test_wrong_ssh_key(bare, tmp_path, untouched):
+    from swarmctl.lab.lab import ensure_key
+
+    other_key = ensure_key(f"{PREFIX}-badin-otherkey")
+    worker = bare.workers[0].name
+    try:
+        def edit(data):
+            _hosts(data, "swarm_workers")[worker]["ansible_ssh_private_key_file"] = \
+                str(other_key)
+
+        inv = _inventory(bare, tmp_path, edit=edit)
+        _refused(inv, f"{worker}: ssh:", "refused", "Permission denied",
+                 "ansible_ssh_private_key_file")
+    finally:
+        import shutil
+
+        shutil.rmtree(other_key.parent, ignore_errors=True)
+
+
+def test_user_without_sudo(bare, tmp_path, untouched):
+    worker = bare.workers[0]
+    node_exec(worker.container, "mv", "/etc/sudoers.d/swarm", "/root/sudoers-swarm.bak")
+    try:
+        _refused(_inventory(bare, tmp_path), f"{worker.name}: sudo:", "password", "NOPASSWD")
+    finally:
+        node_exec(worker.container, "mv", "/root/sudoers-swarm.bak", "/etc/sudoers.d/swarm")
+
+
+def test_unsupported_os(bare, tmp_path, untouched):
+    manager = bare.managers[0]
+    c = manager.container
+    node_exec(c, "sh", "-c", "cp -P /etc/os-release /root/os-release.bak && "
+              "rm /etc/os-release && printf 'ID=ubuntu\\nVERSION_ID=\"22.04\"\\n"
+              "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\\n' > /etc/os-release")
+    try:
+        _refused(_inventory(bare, tmp_path), f"{manager.name}: os:", "Ubuntu 22.04.4 LTS",
+                 "is not supported", "Debian 12 or 13")
+    finally:
+        node_exec(c, "sh", "-c", "rm -f /etc/os-release && cp -P /root/os-release.bak "
+                  "/etc/os-release && rm /root/os-release.bak")
+
+
+def test_swarm_port_taken_by_another_program(bare, tmp_path):
+    manager = bare.managers[0]
+    c = manager.container
+    before = {n.name: _state(n) for n in bare.nodes}
+    node_exec(c, "sh", "-c", "python3 -c 'import socket, time; s = socket.socket(); "
+              "s.bind((\"0.0.0.0\", 7946)); s.listen(); time.sleep(900)' "
+              ">/dev/null 2>&1 & echo $! > /run/busy-7946.pid")
+    try:
+        line = _refused(_inventory(bare, tmp_path), verb="check")
+        assert f"{manager.name}: ports: 7946/tcp (node gossip) is in use by python3" in line
+        assert "stop python3" in line
+    finally:
+        node_exec(c, "sh", "-c", "kill $(cat /run/busy-7946.pid); rm /run/busy-7946.pid")
+    after = {n.name: _state(n) for n in bare.nodes}
+    assert after == before
+
+
+def test_duplicate_hostnames(bare, tmp_path, untouched):
+    manager, worker = bare.managers[0], bare.workers[0]
+    node_exec(worker.container, "hostname", manager.name)
+    try:
+        _refused(_inventory(bare, tmp_path), "hostname:",
+                 f"hostname {manager.name!r} is also the hostname of",
+                 "hostnamectl set-hostname")
+    finally:
+        node_exec(worker.container, "hostname", worker.name)
+
+
+def test_advertise_address_not_on_the_host(bare, tmp_path, untouched):
+    manager = bare.managers[0]
+    wrong = _free_address(bare, 251)
+
+    def edit(data):
+        _hosts(data, "swarm_managers")[manager.name]["swarm_advertise_addr"] = wrong
+
+    inv = _inventory(bare, tmp_path, edit=edit)
+    _refused(inv, f"{manager.name}: address:", f"swarm_advertise_addr {wrong} is not an "
+             f"address of the host (it has {manager.address})")
+
+
+def test_check_alone_passes_on_bare_nodes_and_changes_nothing(bare, untouched):
+    cli = swarmctl("check", str(bare.inventory_path), timeout=300)
+    assert cli.rc == 0, cli.output
+    assert "Traceback" not in cli.output
+    for node in bare.nodes:
+        assert node.name in cli.stdout
+    assert "hosts ready" in cli.stdout
+    if not Path("/proc/net/ip_vs").exists():  # this machine's kernel has no IPVS
+        assert "routing mesh" in cli.stdout and "mode: host" in cli.stdout
+
+
+# --------------------------------------------------------------------------- foreign swarm
+
+
+def test_host_in_a_foreign_swarm(tmp_path):
+    """A worker that is already the manager of its own swarm is refused, with the way out."""
+    name = f"{PREFIX}-badin-swarm"
+    _lab_down(name)
+    lab = _lab_up(name, 1, 1, "bookworm")
+    try:
+        manager, worker = lab.managers[0], lab.workers[0]
+
+        def only_worker(data):  # the worker alone, as the manager of its own swarm
+            data["all"]["children"]["swarm_managers"]["hosts"] = {
+                worker.name: _hosts(data, "swarm_workers")[worker.name]}
+            data["all"]["children"]["swarm_workers"]["hosts"] = {}
+
+        own = swarmctl("provision", str(_inventory(lab, tmp_path, "own.yml", only_worker)))
+        assert own.rc == 0, own.output
+        foreign = cluster_id(worker.container)
+        assert foreign
+        before = {n.name: _state(n) for n in lab.nodes}
+
+        line = _refused(_inventory(lab, tmp_path), f"{worker.name}: swarm:",
+                        "none of the inventory's managers",
+                        f"run `docker swarm leave --force` on {worker.name}")
+        assert "remove it from the inventory" in line
+        after = {n.name: _state(n) for n in lab.nodes}
+        assert after == before
+        assert not after[manager.name]["docker"]  # nothing installed on the manager
+        assert cluster_id(worker.container) == foreign
+    finally:
+        _lab_down(name)
