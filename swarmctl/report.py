@@ -33,7 +33,7 @@ def print_services(console: Console, services: Iterable) -> None:
     for col in ("SERVICE", "MODE", "REPLICAS", "IMAGE", "PORTS", "UPDATE"):
         table.add_column(col)
     for s in services:
-        ok = s.running >= s.desired
+        ok = s.running >= s.desired or "one-shot" in s.mode
         replicas = f"[{'green' if ok else 'yellow'}]{s.running}/{s.desired}[/]"
         state = s.update_state.replace("_", " ")
         style = _UPDATE_STYLE.get(s.update_state, "")

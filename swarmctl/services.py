@@ -128,6 +128,8 @@ class ServiceStatus:
                   or {}).get("Ports", []) or []:
             ports.append(f"{p.get('PublishedPort', '')}->{p.get('TargetPort')}/"
                          f"{p.get('Protocol', 'tcp')} ({p.get('PublishMode', 'ingress')})")
+        if spec.get("TaskTemplate", {}).get("RestartPolicy", {}).get("Condition") == "none":
+            mode = f"{mode} one-shot"
         update = raw.get("UpdateStatus") or {}
         return cls(
             name=spec.get("Name", ""), mode=mode,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from swarmctl.console import err, out
 
 InventoryOpt = Annotated[
@@ -56,7 +57,7 @@ def deploy(
     if done.services:
         from swarmctl.services import ServiceStatus
 
-        rows = [ServiceStatus(name=s["name"], mode="one-shot" if s.get("one_shot") else "",
+        rows = [ServiceStatus(name=s["name"], mode=s.get("mode", ""),
                               running=s["running"], desired=s["desired"], image=s["image"],
                               update_state=s.get("update_state", ""))
                 for s in done.services]

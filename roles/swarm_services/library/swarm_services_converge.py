@@ -161,7 +161,12 @@ class Observer:
                 spec["Name"], t.get("Slot") or t.get("NodeID", "")[:12],
                 nodes.get(t.get("NodeID"), ("?", ""))[0], _short(_image({"TaskTemplate": t.get("Spec", {})})),
                 st.get("State"), st.get("Err")))
-        out = dict(name=name, running=len(running), desired=desired, image=_short(_image(spec)),
+        kind = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
+                "GlobalJob": "global-job"}.get(next(iter(mode), ""), "")
+        if one_shot and "Job" not in next(iter(mode), ""):
+            kind += " one-shot"
+        out = dict(name=name, mode=kind, running=len(running), desired=desired,
+                   image=_short(_image(spec)),
                    update_state=ustate, message=update.get("Message", ""), errors=errors,
                    one_shot=one_shot)
         settled = len(running) >= desired and len(live) == len(running) and not stale
