@@ -1,0 +1,106 @@
+"""Render bench/results/latest.json as Markdown tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cell(s: dict[str, float] | None, unit: str = " s", digits: int = 1) -> str:
+    if not s:
+        return "-"
+    if s["n"] == 1:
+        return f"{s['median']:.{digits}f}{unit}"
+    return (f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f}, "
+            f"n={s['n']})")
+
+
+def _load(s: dict[str, float] | None) -> str:
+    if not s:
+        return ""
+    return (f"load average during the runs: {s['min']:.1f}-{s['max']:.1f} "
+            f"(median {s['median']:.1f})")
+
+
+def render(doc: dict[str, Any]) -> str:
+    m = doc.get("machine", {})
+    lines = [
+        "# swarmctl benchmark results",
+        "",
+        "Figures: median (min-max, n = rounds). Regenerate with `python -m bench all`.",
+        "",
+        "| cores | memory | distro | kernel | Docker engine | ansible-core | swarmctl | commit |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {m.get('cores')} | {m.get('memory_gib')} GiB | {m.get('distro')} | "
+        f"{m.get('kernel')} | {m.get('docker_engine')} | {m.get('ansible_core')} | "
+        f"{m.get('swarmctl')} | {m.get('git_commit')} |",
+        "",
+    ]
+    p = doc.get("provision")
+    if p:
+        what = "bare nodes → converged swarm" + (" with my-web running" if p["with_deploy"]
+                                                 else "")
+        lines += [
+            f"## Provisioning {p['nodes']}: {what}",
+            "",
+            f"Measured {p['date']}, each round on fresh lab nodes; {_load(p.get('load_average'))}.",
+            "",
+            "| | time |",
+            "|---|---|",
+            f"| swarmctl (`provision`{' + `images load` + `deploy`' if p['with_deploy'] else ''}) "
+            f"| {_cell(p['swarmctl_total'])} |",
+            f"| swarmctl `provision` alone (incl. preflight checks) | "
+            f"{_cell(p['swarmctl_provision'])} |",
+        ]
+        if p.get("swarmctl_deploy"):
+            lines.append(f"| swarmctl `images load` + `deploy` | {_cell(p['swarmctl_deploy'])} |")
+        lines += [
+            f"| parallel-SSH floor (`bench/baseline.py`) | {_cell(p['baseline_total'])} |",
+        ]
+        if p.get("baseline_deploy"):
+            lines.append(f"| floor: image load + `docker service create` | "
+                         f"{_cell(p['baseline_deploy'])} |")
+        lines += [
+            f"| **ratio swarmctl / floor** | **{_cell(p['ratio'], 'x', 2)}** |",
+            f"| idempotent re-run of `provision` | {_cell(p.get('rerun_seconds'))}, "
+            f"changed = {', '.join(str(c) for c in p.get('rerun_changed') or [])} |",
+            f"| controller peak memory (process tree RSS) | "
+            f"{_cell(p.get('controller_tree_peak_mib'), ' MiB', 0)} |",
+            "",
+        ]
+    s = doc.get("scale")
+    if s and s.get("points"):
+        has_base = any(pt.get("baseline") for pt in s["points"])
+        lines += [
+            "## Scale: `swarmctl provision` by node count (3 managers, the rest workers)",
+            "",
+            f"Measured {s['date']}; forks = number of hosts (capped at 50).",
+            "",
+            "| nodes | forks | provision | per node | re-run | controller peak RSS "
+            "| largest process | load average |" + (" floor |" if has_base else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if has_base else ""),
+        ]
+        for pt in s["points"]:
+            la = pt.get("load_average") or {}
+            lines.append(
+                f"| {pt['nodes']} | {pt['forks']} | {_cell(pt['provision'])} | "
+                f"{_cell(pt['per_node'])} | {_cell(pt.get('rerun'))} | "
+                f"{_cell(pt['controller_tree_peak_mib'], ' MiB', 0)} | "
+                f"{_cell(pt['largest_process_mib'], ' MiB', 0)} | "
+                f"{la.get('min', 0):.0f}-{la.get('max', 0):.0f} |"
+                + (f" {_cell(pt.get('baseline'))} |" if has_base else ""))
+        lines.append("")
+    t = doc.get("startup")
+    if t:
+        lines += [
+            "## Start-up",
+            "",
+            f"Measured {t['date']}.",
+            "",
+            "| command | time |",
+            "|---|---|",
+        ]
+        for label, val in t.items():
+            if isinstance(val, dict) and "median" in val:
+                lines.append(f"| `{label}` | {_cell(val, ' ms', 0)} |")
+        lines.append("")
+    return "\n".join(lines)
