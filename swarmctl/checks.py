@@ -415,7 +415,7 @@ def _ports(name: str, role: str, facts: dict[str, Any], in_this_swarm: bool) -> 
                                "manager", f"free {spec} before promoting this host"))
             continue
         out.append(Verdict(name, "ports", "fail",
-                           f"{spec} ({purpose}) is in use by {owner}",
+                           f"{spec}, needed for {purpose}, is in use by {owner}",
                            f"stop {owner.split(' (')[0]} or move it to another port: the "
                            f"swarm needs {spec}"))
     if not out:

@@ -176,7 +176,8 @@ def test_swarm_port_taken_by_another_program(bare, tmp_path):
               ">/dev/null 2>&1 & echo $! > /run/busy-7946.pid")
     try:
         line = _refused(_inventory(bare, tmp_path), verb="check")
-        assert f"{manager.name}: ports: 7946/tcp (node gossip) is in use by python3" in line
+        assert f"{manager.name}: ports: 7946/tcp, needed for node gossip, is in use by " \
+            "python3" in line
         assert "stop python3" in line
     finally:
         node_exec(c, "sh", "-c", "kill $(cat /run/busy-7946.pid); rm /run/busy-7946.pid")

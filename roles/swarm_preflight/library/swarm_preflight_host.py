@@ -185,7 +185,8 @@ def port_usage(ports):
         if named:
             pid, comm = named[0]
             usage[spec] = {"state": "used", "process": comm, "pid": pid}
-        elif all(i == "0" for i in inodes):
+        elif proto == "udp" or all(i == "0" for i in inodes):
+            # A UDP socket no process holds is the kernel's: a VXLAN device's, on 4789.
             usage[spec] = {"state": "used", "process": "kernel", "pid": 0}
         else:
             usage[spec] = {"state": "used", "process": "unknown", "pid": 0}
