@@ -36,6 +36,8 @@ def deploy(
     timeout: Annotated[int, typer.Option(
         "--timeout", help="Seconds to wait for the services to converge.")] = 300,
     verbose: VerboseOpt = 0,
+    skip_checks: Annotated[bool, typer.Option(
+        "--skip-checks", help="Do not run the preflight checks first.")] = False,
 ) -> None:
     """Converge the swarm's networks, secrets, configs, services and stacks to a spec.
 
@@ -51,6 +53,10 @@ def deploy(
     inv = invmod.load(inventory)
     spec = specmod.load(spec_file)
     started = time.monotonic()
+    if not skip_checks:  # the same preflight as provision: exit 3 before anything changes
+        from swarmctl import checks
+
+        checks.require(inv, console=err, verbosity=verbose, report_console=out)
     done = services.deploy(inv, spec_file, verbosity=verbose, console=err, timeout=timeout)
     for warning in done.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)

@@ -7,14 +7,9 @@ at loopback only.)
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from tests.unit.badinput import GOOD_INVENTORY, refused
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("swarmctl.spec") is None,
-                                reason="swarmctl.spec (issue 6) has not landed yet")
 
 WEB = "services:\n  - name: web\n    image: nginx:1.27\n"
 
