@@ -91,17 +91,37 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
 
 # --------------------------------------------------------------------------- status
 
+# Runs on the manager with its Python and Docker SDK (the roles need both there): one
+# round trip for nodes, services and a slim list of tasks.
 _STATUS_SCRIPT = r"""
-set -e
-printf '{"nodes": '
-docker node inspect $(docker node ls -q)
-printf ', "services": '
-ids=$(docker service ls -q)
-if [ -n "$ids" ]; then docker service inspect $ids; else printf '[]'; fi
-printf ', "ls": ['
-docker service ls --format '{{json .}}' | paste -sd, -
-printf ']}'
+import json
+import docker
+api = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
+tasks = [{"service": t.get("ServiceID"), "node": t.get("NodeID"),
+          "desired": t.get("DesiredState"), "state": t.get("Status", {}).get("State")}
+         for t in api.tasks()]
+print(json.dumps({"nodes": api.nodes(), "services": api.services(), "tasks": tasks}))
 """
+
+
+def _counts(raw: dict[str, Any], tasks: list[dict[str, Any]], down: set[str]) -> tuple[int, int]:
+    """(running, desired) as `docker service ls` means them, ignoring nodes that are down."""
+    mine = [t for t in tasks if t["service"] == raw.get("ID")]
+    mode = raw.get("Spec", {}).get("Mode", {}) or {}
+    one_shot = raw.get("Spec", {}).get("TaskTemplate", {}).get("RestartPolicy", {}) \
+        .get("Condition") == "none"
+    live = [t for t in mine if t["desired"] == "running" and t["node"] not in down]
+    running = sum(1 for t in live if t["state"] == "running")
+    if one_shot:
+        running += sum(1 for t in mine if t["state"] == "complete")
+    if "Replicated" in mode:
+        desired = int(mode["Replicated"].get("Replicas", 1))
+    elif "ReplicatedJob" in mode:
+        desired = int(mode["ReplicatedJob"].get("TotalCompletions") or 1)
+        running = sum(1 for t in mine if t["state"] == "complete")
+    else:
+        desired = len(live)
+    return running, desired
 
 
 @dataclass
@@ -116,13 +136,12 @@ class ServiceStatus:
     update_message: str = ""
 
     @classmethod
-    def from_api(cls, raw: dict[str, Any], replicas: str) -> ServiceStatus:
+    def from_api(cls, raw: dict[str, Any], counts: tuple[int, int]) -> ServiceStatus:
         spec = raw.get("Spec", {})
         mode = next(iter(spec.get("Mode", {}) or {"Replicated": {}}), "Replicated")
         mode = {"Replicated": "replicated", "Global": "global",
                 "ReplicatedJob": "replicated-job", "GlobalJob": "global-job"}.get(mode, mode)
         image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
-        running, _, desired = replicas.split(" ")[0].partition("/")
         ports = []
         for p in (raw.get("Endpoint", {}).get("Spec", {}) or spec.get("EndpointSpec", {})
                   or {}).get("Ports", []) or []:
@@ -133,8 +152,7 @@ class ServiceStatus:
         update = raw.get("UpdateStatus") or {}
         return cls(
             name=spec.get("Name", ""), mode=mode,
-            running=int(running) if running.isdigit() else 0,
-            desired=int(desired) if desired.isdigit() else 0,
+            running=counts[0], desired=counts[1],
             image=image.split("@", 1)[0], ports=ports,
             update_state=update.get("State", ""), update_message=update.get("Message", ""),
         )
@@ -154,7 +172,7 @@ class ClusterStatus:
 def status(inv: Inventory) -> ClusterStatus:
     """Nodes and services as a reachable manager sees them."""
     manager = remote.first_reachable_manager(inv)
-    proc = remote.run(manager, ["sh", "-c", _STATUS_SCRIPT], timeout=60)
+    proc = remote.run(manager, ["python3", "-c", _STATUS_SCRIPT], timeout=60)
     if proc.returncode != 0:
         raise RunError(f"{manager.name}: cannot read the swarm: {remote.error_text(proc)}; "
                        f"is it a manager of an active swarm (swarmctl provision)?")
@@ -164,7 +182,7 @@ def status(inv: Inventory) -> ClusterStatus:
         raise RunError(f"{manager.name}: unexpected answer reading the swarm ({exc})") from None
     nodes = sorted((Node.from_api(n) for n in data["nodes"]),
                    key=lambda n: (n.role != "manager", n.hostname))
-    replicas = {row.get("Name"): row.get("Replicas", "") for row in data["ls"]}
-    services = sorted((ServiceStatus.from_api(s, replicas.get(s["Spec"]["Name"], ""))
+    down = {n["ID"] for n in data["nodes"] if n.get("Status", {}).get("State") == "down"}
+    services = sorted((ServiceStatus.from_api(s, _counts(s, data["tasks"], down))
                        for s in data["services"]), key=lambda s: s.name)
     return ClusterStatus(manager.name, nodes, services)
