@@ -84,7 +84,11 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
             console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
         rolled = [s["name"] for s in services if s.get("state") == "rolled_back"]
         head = "update rolled back: " if rolled else "deploy did not converge: "
-        raise RunError(f"{head}{waited[-1][1].get('msg', '')}; details in {result.run_dir}")
+        msg = waited[-1][1].get("msg", "")
+        if "No such image" in msg:
+            msg += ("; copy the image to the nodes with `swarmctl images load -i "
+                    f"{inv.path} IMAGE`, or push it to a registry they can pull from")
+        raise RunError(f"{head}{msg}; details in {result.run_dir}")
     raise_for_failures(result, "deploy")
     return Deployed(result, services, warnings)
 

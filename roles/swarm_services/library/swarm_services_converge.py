@@ -151,16 +151,21 @@ class Observer:
             desired = int(mode["ReplicatedJob"].get("TotalCompletions") or 1)
         else:
             desired = len(live) if live else len([n for n, s in nodes.values() if s == "ready"])
-        errors = []
+        errors, counts = [], {}
         bad = sorted((t for t in tasks if t.get("Status", {}).get("State") in TERMINAL_BAD
                       and t.get("Status", {}).get("Err")),
                      key=lambda t: t.get("Status", {}).get("Timestamp", ""), reverse=True)
-        for t in bad[:5]:
+        for t in bad:
             st = t.get("Status", {})
-            errors.append("%s.%s on %s (%s): %s: %s" % (
+            line = "%s.%s on %s (%s): %s: %s" % (
                 spec["Name"], t.get("Slot") or t.get("NodeID", "")[:12],
-                nodes.get(t.get("NodeID"), ("?", ""))[0], _short(_image({"TaskTemplate": t.get("Spec", {})})),
-                st.get("State"), st.get("Err")))
+                nodes.get(t.get("NodeID"), ("?", ""))[0],
+                _short(_image({"TaskTemplate": t.get("Spec", {})})), st.get("State"),
+                st.get("Err"))
+            if line not in counts:
+                errors.append(line)
+            counts[line] = counts.get(line, 0) + 1
+        errors = [e + (" (%d times)" % counts[e] if counts[e] > 1 else "") for e in errors[:5]]
         kind = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
                 "GlobalJob": "global-job"}.get(next(iter(mode), ""), "")
         if one_shot and "Job" not in next(iter(mode), ""):
