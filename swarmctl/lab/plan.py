@@ -11,7 +11,6 @@ from pathlib import Path
 import yaml
 
 from swarmctl.errors import InputError
-from swarmctl.inventory import MANAGERS, WORKERS
 
 DEFAULT_NAME = "swarmctl"
 LAB_USER = "swarm"
@@ -97,6 +96,9 @@ def pick_subnet(used: Iterable[str], candidates: Iterable[Network] | None = None
 
 def render_inventory(lab: str, key_path: Path, hosts: Iterable[tuple[str, str, str]]) -> str:
     """The Ansible inventory of a lab; `hosts` are (name, role, address)."""
+    # Imported here: pydantic (via inventory) is too slow for `swarmctl --help`.
+    from swarmctl.inventory import MANAGERS, WORKERS
+
     groups: dict[str, dict[str, dict[str, str]]] = {MANAGERS: {}, WORKERS: {}}
     for name, role, address in hosts:
         group = MANAGERS if role == "manager" else WORKERS
