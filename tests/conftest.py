@@ -14,6 +14,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SWARMCTL = [sys.executable, "-m", "swarmctl"]
+# Test labs are named per test session, so that two sessions on one Docker engine
+# (two developers, or a developer and CI) never tear down each other's nodes.
+RUN_ID = os.environ.get("SWARMCTL_TEST_ID") or str(os.getpid() % 100000)
+
+
+def lab_name(kind: str) -> str:
+    """A lab name unique to this test session, e.g. `t4242-bw`."""
+    return f"t{RUN_ID}-{kind}"
 
 
 @dataclass
@@ -118,7 +126,7 @@ def cluster():
     Tests that use it may add services, labels or networks but must leave the nodes
     members of the swarm (tests that break nodes build their own lab).
     """
-    name = "t-bookworm"
+    name = lab_name("bw")
     prov = provisioned_lab(name, 3, 2, "bookworm")
     yield prov
     _lab_down(name)

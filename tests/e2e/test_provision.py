@@ -10,6 +10,7 @@ from tests.conftest import (
     _lab_down,
     changed_counts,
     cluster_id,
+    lab_name,
     node_exec,
     node_ls,
     provisioned_lab,
@@ -114,7 +115,7 @@ def test_trixie_nodes_build_a_swarm_and_a_new_host_joins_alone():
     joins alone (nothing else changes), and a third run changes nothing at all."""
     from swarmctl.lab import lab
 
-    name = "t-trixie"
+    name = lab_name("tx")
     prov = provisioned_lab(name, 3, 1, "trixie")
     try:
         first_id = cluster_id(prov.leader)

@@ -23,6 +23,7 @@ from tests.conftest import (
     REPO,
     _lab_down,
     changed_counts,
+    lab_name,
     node_exec,
     provisioned_lab,
     run_dir_from,
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLE = REPO / "examples" / "my-web"
 IMAGES = ("my-web:v1", "my-web:v2", "my-web:v3")
-LAB = "t-svc"
+LAB = lab_name("svc")
 
 
 @pytest.fixture(scope="session")
