@@ -22,7 +22,7 @@ demo-down: venv
 ## test: lint, unit tests, end-to-end tests on lab nodes, and the Molecule default scenario
 test: venv engine lint
 	$(BIN)/pytest -ra tests
-	$(MAKE) molecule
+	$(MAKE) molecule MOLECULE_SCENARIOS=default
 
 lint: venv
 	$(BIN)/ruff check swarmctl tests bench

@@ -4,7 +4,18 @@
 # containers, sandboxes), install Debian's docker.io if needed and start dockerd.
 set -euo pipefail
 
+# Every systemd node (lab, Molecule) takes inotify instances from one kernel-wide
+# budget; the default of 128 stops new nodes from booting after about 20.
+raise_inotify() {
+  local now
+  now=$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)
+  if [ "$now" -lt 8192 ] && [ "$(id -u)" -eq 0 ]; then
+    sysctl -qw fs.inotify.max_user_instances=8192 || true
+  fi
+}
+
 if docker info >/dev/null 2>&1; then
+  raise_inotify
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -23,7 +34,7 @@ else
   setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
 fi
 for _ in $(seq 60); do
-  docker info >/dev/null 2>&1 && exit 0
+  docker info >/dev/null 2>&1 && raise_inotify && exit 0
   sleep 1
 done
 echo "error: dockerd did not answer within 60 s; see /var/log/dockerd.log" >&2

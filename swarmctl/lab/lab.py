@@ -7,7 +7,9 @@ and removed by that label only, never by name patterns. Its key and inventory li
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import re
 import shutil
 import socket
@@ -111,6 +113,8 @@ def up(name: str = plan.DEFAULT_NAME, managers: int = 3, workers: int = 2,
     _check_names_free(name, specs)
     missing = [s for s in specs if s.name not in existing]
     image = ensure_image(distro, progress) if missing else ""
+    if missing:
+        _ensure_inotify_budget()
     key = ensure_key(name)
     network, subnet = _ensure_network(name, progress)
     stopped = [c for c in existing.values() if c["State"]["Status"] != "running"]
@@ -123,6 +127,23 @@ def up(name: str = plan.DEFAULT_NAME, managers: int = 3, workers: int = 2,
     _parallel(lambda n: _wait_ready(n, boot_timeout), lab.nodes)
     _write_inventory(lab)
     return lab
+
+
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_WANTED = 8192
+
+
+def _ensure_inotify_budget() -> None:
+    """Every systemd node takes inotify instances from one kernel-wide budget; the
+    default (128) stops new nodes from booting after about 20. Raise it as root."""
+    try:
+        now = int(INOTIFY_INSTANCES.read_text())
+    except (OSError, ValueError):
+        return
+    if now >= INOTIFY_WANTED or os.geteuid() != 0:
+        return
+    with contextlib.suppress(OSError):
+        INOTIFY_INSTANCES.write_text(str(INOTIFY_WANTED))
 
 
 def _parallel(func: Callable[[T], Any], items: Sequence[T]) -> None:
