@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,6 +176,12 @@ def test_swarm_port_taken_by_another_program(bare, tmp_path):
               "s.bind((\"0.0.0.0\", 7946)); s.listen(); time.sleep(900)' "
               ">/dev/null 2>&1 & echo $! > /run/busy-7946.pid")
     try:
+        for _ in range(150):  # until the program listens (python starts slowly under load)
+            if ":7946 " in node_exec(c, "ss", "-Hltn"):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the test's own listener on 7946/tcp did not start")
         line = _refused(_inventory(bare, tmp_path), verb="check")
         assert f"{manager.name}: ports: 7946/tcp, needed for node gossip, is in use by " \
             "python3" in line
