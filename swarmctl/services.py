@@ -26,7 +26,7 @@ from swarmctl.progress import Progress
 from swarmctl.runner import RunResult, raise_for_failures, run_playbook
 
 WAIT_TASK = "Wait until every declared service has converged."
-IPVS_MARK = "swarm_services_ipvs_missing: "
+WARNING_MARKS = ("swarm_services_ipvs_missing: ", "swarm_services_ipsec_missing: ")
 
 
 @dataclass
@@ -53,14 +53,17 @@ def _events_of(result: RunResult, task: str) -> list[tuple[bool, dict[str, Any]]
 
 
 def _warnings(result: RunResult) -> list[str]:
-    found = []
+    """The role's kernel warnings (IPVS, IPsec), once each."""
+    found: list[str] = []
     for ev in result.events:
         res = ev.get("event_data", {}).get("res", {})
         msg = res.get("msg") if isinstance(res, dict) else None
-        if ev.get("event") == "runner_on_ok" and isinstance(msg, str) \
-                and msg.startswith(IPVS_MARK):
-            found.append(msg.removeprefix(IPVS_MARK))
-    return found[:1]
+        if ev.get("event") != "runner_on_ok" or not isinstance(msg, str):
+            continue
+        for mark in WARNING_MARKS:
+            if msg.startswith(mark) and msg.removeprefix(mark) not in found:
+                found.append(msg.removeprefix(mark))
+    return found
 
 
 def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Console,

@@ -53,6 +53,10 @@ ipvs:
   description: Whether the kernel has IPVS, which the ingress routing mesh needs.
   returned: phase=snapshot
   type: bool
+ipsec:
+  description: Whether the kernel has ESP and AES-GCM, which encrypted overlay networks need.
+  returned: phase=snapshot
+  type: bool
 services:
   description: Per service its state (converged, rolled_back, paused, failed, timeout),
     running and desired task counts, image, and a message.
@@ -83,6 +87,33 @@ def _ipvs():
         return True
     release = platform.release()
     return bool(glob.glob("/lib/modules/%s/kernel/net/netfilter/ipvs/ip_vs.ko*" % release))
+
+
+def _kernel_has(module, builtin_dir, crypto=None):
+    """Whether a kernel feature is loaded, built in, or loadable as a module."""
+    release = platform.release()
+    if os.path.isdir("/sys/module/%s" % module):
+        return True
+    if crypto is not None:
+        try:
+            with open("/proc/crypto") as handle:
+                if crypto in handle.read():
+                    return True
+        except IOError:
+            pass
+    base = "/lib/modules/%s" % release
+    if glob.glob("%s/kernel/%s/%s.ko*" % (base, builtin_dir, module)):
+        return True
+    try:
+        with open("%s/modules.builtin" % base) as handle:
+            return "/%s.ko" % module in handle.read()
+    except IOError:
+        return False
+
+
+def _ipsec():
+    """Encrypted overlay networks need ESP and AES-GCM (rfc4106) in the kernel."""
+    return _kernel_has("esp4", "net/ipv4") and _kernel_has("gcm", "crypto", "gcm(aes)")
 
 
 def _image(spec):
@@ -238,7 +269,7 @@ def main():
             svc = obs.service(name)
             if svc is not None:
                 snap[name] = dict(started=(svc.get("UpdateStatus") or {}).get("StartedAt", ""))
-        module.exit_json(changed=False, snapshot=snap, ipvs=_ipvs())
+        module.exit_json(changed=False, snapshot=snap, ipvs=_ipvs(), ipsec=_ipsec())
     if module.check_mode:
         module.exit_json(changed=False, services=[], skipped=True)
 
