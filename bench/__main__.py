@@ -96,9 +96,20 @@ def swarmctl_round(name: str, distro: str, managers: int, workers: int, *, deplo
     try:
         first = measure.run([*cli, "provision", inv]).check()
         run_dir = measure.run_folder(first.output)
-        fig.update(provision=first.seconds, tree_peak_mib=first.tree_peak_mib,
-                   largest_mib=first.largest_mib,
+        fig.update(provision=first.seconds, cpu=first.cpu, tree_peak_mib=first.tree_peak_mib,
+                   largest_mib=first.largest_mib, run_dir=str(run_dir),
                    changed=sum(measure.changed_counts(run_dir).values()) if run_dir else None)
+        fig["reruns"] = []
+        # Re-runs first: the converged swarm, before any workload is deployed.
+        for _ in range(reruns):
+            again = measure.run([*cli, "provision", inv]).check()
+            again_dir = measure.run_folder(again.output)
+            changed = sum(measure.changed_counts(again_dir).values()) if again_dir else None
+            fig["reruns"].append({"seconds": again.seconds, "cpu": again.cpu,
+                                  "changed": changed,
+                                  "run_dir": str(again_dir)})
+            log(f"swarmctl {name}: re-run {again.seconds:.1f}s (controller CPU "
+                f"{again.cpu:.1f}s), changed={changed}")
         total = first.seconds
         if deploy:
             load = measure.run([*cli, "images", "load", "-i", inv, IMAGE]).check()
@@ -108,14 +119,8 @@ def swarmctl_round(name: str, distro: str, managers: int, workers: int, *, deplo
         fig["total"] = total
         log(f"swarmctl {name}: provision {first.seconds:.1f}s"
             + (f" + images load {fig['image_load']:.1f}s + deploy {fig['deploy']:.1f}s"
-               if deploy else "") + f", peak tree RSS {first.tree_peak_mib:.0f} MiB")
-        fig["reruns"] = []
-        for _ in range(reruns):
-            again = measure.run([*cli, "provision", inv]).check()
-            again_dir = measure.run_folder(again.output)
-            changed = sum(measure.changed_counts(again_dir).values()) if again_dir else None
-            fig["reruns"].append({"seconds": again.seconds, "changed": changed})
-            log(f"swarmctl {name}: re-run {again.seconds:.1f}s, changed={changed}")
+               if deploy else "") + f", controller CPU {first.cpu:.1f}s, peak tree RSS "
+            f"{first.tree_peak_mib:.0f} MiB")
     finally:
         lab_down(name)
     fig["load_after"] = facts.load_average()[0]
@@ -160,9 +165,11 @@ def bench_provision(args: argparse.Namespace) -> dict[str, Any]:
         "with_deploy": deploy,
         "swarmctl_total": spread([o["total"] for o in ours]),
         "swarmctl_provision": spread([o["provision"] for o in ours]),
+        "swarmctl_provision_cpu": spread([o["cpu"] for o in ours]),
         "baseline_total": spread([f["total"] for f in floor]),
         "ratio": spread(ratios),
         "rerun_seconds": spread([r["seconds"] for r in reruns]) if reruns else None,
+        "rerun_cpu": spread([r["cpu"] for r in reruns]) if reruns else None,
         "rerun_changed": sorted({r["changed"] for r in reruns}, key=str) if reruns else None,
         "first_run_changed": [o["changed"] for o in ours],
         "controller_tree_peak_mib": spread([o["tree_peak_mib"] for o in ours]),
@@ -199,6 +206,7 @@ def bench_scale(args: argparse.Namespace) -> dict[str, Any]:
             "nodes": n, "forks": forks,
             "provision": spread([r["provision"] for r in runs]),
             "per_node": spread([r["provision"] / n for r in runs]),
+            "cpu": spread([r["cpu"] for r in runs]),
             "controller_tree_peak_mib": spread([r["tree_peak_mib"] for r in runs]),
             "largest_process_mib": spread([r["largest_mib"] for r in runs]),
             "rerun": spread([x["seconds"] for r in runs for x in r["reruns"]])
@@ -224,9 +232,11 @@ def bench_startup(args: argparse.Namespace) -> dict[str, Any]:
     for label, argv in (("python -c pass", [sys.executable, "-c", "pass"]),
                         ("swarmctl --version", [*cli, "--version"]),
                         ("swarmctl --help", [*cli, "--help"])):
-        times = [measure.run(argv, sample=False).check().seconds for _ in range(args.runs)]
-        result[label] = spread([t * 1000 for t in times])
-        print(f"  {label:<20} {fmt(result[label], ' ms')}")
+        runs = [measure.run(argv, sample=False).check() for _ in range(args.runs)]
+        result[label] = spread([r.seconds * 1000 for r in runs])
+        result[f"{label} (CPU)"] = spread([r.cpu * 1000 for r in runs])
+        print(f"  {label:<20} {fmt(result[label], ' ms')}, CPU "
+              f"{fmt(result[f'{label} (CPU)'], ' ms')}")
     result["load_average"] = facts.load_average()
     return result
 

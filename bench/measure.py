@@ -27,6 +27,7 @@ class Measured:
     seconds: float
     tree_peak_mib: float  # peak of the summed RSS of the process and its descendants
     largest_mib: float  # ru_maxrss of the largest single process of the tree
+    cpu: float  # user + system seconds of the tree: steadier than wall time under load
 
     def check(self) -> Measured:
         if self.rc != 0:
@@ -94,7 +95,7 @@ def run(argv: list[str], *, timeout: float = 3600, env: dict[str, str] | None = 
         out.seek(0)
         output = out.read().decode(errors="replace")
     return Measured(argv, proc.returncode, output, seconds, peak / 2**20,
-                    usage.ru_maxrss / 1024)
+                    usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def run_folder(output: str) -> Path | None:

@@ -63,6 +63,9 @@ def render(doc: dict[str, Any]) -> str:
             f"| **ratio swarmctl / floor** | **{_cell(p['ratio'], 'x', 2)}** |",
             f"| idempotent re-run of `provision` | {_cell(p.get('rerun_seconds'))}, "
             f"changed = {', '.join(str(c) for c in p.get('rerun_changed') or [])} |",
+            f"| controller CPU of `provision` (user+sys, all processes) | "
+            f"{_cell(p.get('swarmctl_provision_cpu'))} |",
+            f"| controller CPU of a re-run | {_cell(p.get('rerun_cpu'))} |",
             f"| controller peak memory (process tree RSS) | "
             f"{_cell(p.get('controller_tree_peak_mib'), ' MiB', 0)} |",
             "",
@@ -75,15 +78,16 @@ def render(doc: dict[str, Any]) -> str:
             "",
             f"Measured {s['date']}; forks = number of hosts (capped at 50).",
             "",
-            "| nodes | forks | provision | per node | re-run | controller peak RSS "
+            "| nodes | forks | provision | per node | controller CPU | re-run "
+            "| controller peak RSS "
             "| largest process | load average |" + (" floor |" if has_base else ""),
-            "|---|---|---|---|---|---|---|---|" + ("---|" if has_base else ""),
+            "|---|---|---|---|---|---|---|---|---|" + ("---|" if has_base else ""),
         ]
         for pt in s["points"]:
             la = pt.get("load_average") or {}
             lines.append(
                 f"| {pt['nodes']} | {pt['forks']} | {_cell(pt['provision'])} | "
-                f"{_cell(pt['per_node'])} | {_cell(pt.get('rerun'))} | "
+                f"{_cell(pt['per_node'])} | {_cell(pt.get('cpu'))} | {_cell(pt.get('rerun'))} | "
                 f"{_cell(pt['controller_tree_peak_mib'], ' MiB', 0)} | "
                 f"{_cell(pt['largest_process_mib'], ' MiB', 0)} | "
                 f"{la.get('min', 0):.0f}-{la.get('max', 0):.0f} |"
