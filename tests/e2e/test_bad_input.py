@@ -5,14 +5,12 @@ the real CLI and checks: exit 3, exactly one line on stderr naming the host, the
 and the fix, no traceback, and nothing changed on any node (Docker still not installed,
 no swarm port left open, the SSH user's home untouched, swarm state unchanged).
 
-Lab names start with $SWARMCTL_TEST_LAB_PREFIX (default `t`), so that a developer can
-run these next to CI's labs.
+Lab names are unique to the test session (conftest.lab_name).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import Cli, _lab_down, _lab_up, cluster_id, node_exec, swarmctl
+from tests.conftest import Cli, _lab_down, _lab_up, cluster_id, lab_name, node_exec, swarmctl
 
 pytestmark = pytest.mark.e2e
 
-PREFIX = os.environ.get("SWARMCTL_TEST_LAB_PREFIX", "t")
 PREFLIGHT_FAILED = 3
 SWARM_PORTS = (":2377 ", ":7946 ", ":4789 ")
 
@@ -96,7 +93,7 @@ def _refused(inventory: Path, *says: str, verb: str = "provision") -> str:
 @pytest.fixture(scope="module")
 def bare():
     """A lab of bare nodes (one manager, one worker): nothing installed yet."""
-    name = f"{PREFIX}-badin"
+    name = lab_name("badin")
     _lab_down(name)
     lab = _lab_up(name, 1, 1, "bookworm")
     yield lab
@@ -129,7 +126,7 @@ def test_unreachable_host(bare, tmp_path, untouched):
 def test_wrong_ssh_key(bare, tmp_path, untouched):
     from swarmctl.lab.lab import ensure_key
 
-    other_key = ensure_key(f"{PREFIX}-badin-otherkey")
+    other_key = ensure_key(lab_name("badin-otherkey"))
     worker = bare.workers[0].name
     try:
         def edit(data):
@@ -231,7 +228,7 @@ def test_check_alone_passes_on_bare_nodes_and_changes_nothing(bare, untouched):
 
 def test_host_in_a_foreign_swarm(tmp_path):
     """A worker that is already the manager of its own swarm is refused, with the way out."""
-    name = f"{PREFIX}-badin-swarm"
+    name = lab_name("badin-swarm")
     _lab_down(name)
     lab = _lab_up(name, 1, 1, "bookworm")
     try:
