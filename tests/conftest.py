@@ -66,13 +66,15 @@ def cluster_id(container: str) -> str:
 
 
 def changed_counts(run_dir: Path) -> dict[str, int]:
-    """Per-host `changed` from the ansible-runner artifacts of a run."""
-    stats: dict[str, int] = {}
+    """Per-host `changed` from the ansible-runner artifacts of a run, for every host
+    the run processed (Ansible's stats list only the hosts with changes)."""
     for event_file in (run_dir / "artifacts").glob("*/job_events/*.json"):
         ev = json.loads(event_file.read_text())
         if ev.get("event") == "playbook_on_stats":
-            stats = ev["event_data"].get("changed", {})
-    return stats
+            data = ev["event_data"]
+            changed = data.get("changed", {})
+            return {host: changed.get(host, 0) for host in data.get("processed", {})}
+    raise AssertionError(f"no playbook_on_stats event in {run_dir}")
 
 
 def run_dir_from(output: str) -> Path:
