@@ -4,6 +4,7 @@
     python -m bench scale --nodes 5,10,20,40   # provision time by node count
     python -m bench startup                    # `swarmctl --help` start-up time
     python -m bench all                        # the three above (scale stops at 20)
+    python -m bench                            # same as `all` (what `make bench` runs)
 
 Each figure is the median of its rounds, printed with min and max. Every round starts a
 fresh lab and removes it afterwards. Results: bench/results/latest.{json,md}; each
@@ -269,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="lab name prefix (default bench)")
     parser.add_argument("--distro", default="bookworm")
     parser.add_argument("--results", type=Path, default=RESULTS)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("provision", help="3+2 bare → swarm (+ my-web) vs the parallel-SSH floor")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--reruns", type=int, default=3, help="idempotent re-runs per round")
@@ -288,6 +289,8 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--nodes", default="5,10,20")
     a.add_argument("--runs", type=int, default=10)
     args = parser.parse_args(argv)
+    if args.command is None:  # `python -m bench` (`make bench`): everything, defaults
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "all"])
     if shutil.which("ssh") is None:
         sys.exit("bench needs the ssh client")
     log(f"machine: {json.dumps(facts.machine())}")
