@@ -25,9 +25,9 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from swarmctl import yamlfile
 from swarmctl.errors import InputError
 
 MANAGERS = "swarm_managers"
@@ -153,25 +153,6 @@ def _mapping(path: Path, where: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def _read_yaml(path: Path) -> Any:
-    if not path.exists():
-        raise InputError(f"{path}: file not found; pass the path of an inventory file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass the path of an inventory YAML file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc}); check its permissions") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise _fail(path, where, problem, "fix the YAML syntax (indentation, colons, quotes)"
-                    ) from None
-
-
 def _walk_groups(path: Path, groups: dict[str, Any], inherited: dict[str, Any],
                  found: dict[str, list[tuple[str, dict[str, Any]]]], trail: str) -> None:
     """Collect the hosts of the swarm groups, with their merged variables."""
@@ -217,7 +198,7 @@ def _host(path: Path, name: str, role: Role, hvars: dict[str, Any]) -> Host:
 def load(path: str | Path) -> Inventory:
     """Read and validate an inventory file. Raises InputError with a one-line message."""
     path = Path(path)
-    data = _read_yaml(path)
+    data = yamlfile.read(path, "an inventory YAML file")
     if data is None:
         raise _fail(path, "file", "is empty",
                     f"list your hosts under the groups {MANAGERS} and {WORKERS}")

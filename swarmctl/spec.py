@@ -30,7 +30,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from swarmctl import yamlfile
 from swarmctl.errors import InputError
 
 KINDS = ("networks", "secrets", "configs", "services", "stacks")
@@ -363,23 +363,6 @@ def _model_in(ann: Any) -> Any:
     return None
 
 
-def _read(path: Path) -> Any:
-    if not path.exists():
-        raise InputError(f"{path}: file not found; pass the path of a services spec file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass the path of a services spec YAML file")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc}); check its permissions") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InputError(f"{path}: {where}: {problem}; fix the YAML syntax "
-                         "(indentation, colons, quotes)") from None
-
-
 def parse(data: Any, path: Path, base_dir: Path | None = None) -> Spec:
     """Validate spec data (already read from YAML). Raises InputError, one line."""
     if data is None:
@@ -403,7 +386,7 @@ def parse(data: Any, path: Path, base_dir: Path | None = None) -> Spec:
 def load(path: str | Path) -> Spec:
     """Read and validate a spec file. Raises InputError with a one-line message."""
     path = Path(path)
-    return parse(_read(path), path)
+    return parse(yamlfile.read(path, "a services spec YAML file"), path)
 
 
 def _check(spec: Spec, path: Path, base: Path) -> None:
