@@ -68,6 +68,7 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarm_preflight_proc import start_time
 
 MAGIC = b"swarmctl-preflight"
 
@@ -336,14 +337,6 @@ def serve(socks, deadline):
                         sock.sendto(data, peer)
             except OSError:
                 continue
-
-
-def start_time(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
 
 
 def main():

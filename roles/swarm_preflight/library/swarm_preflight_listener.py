@@ -33,14 +33,7 @@ import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def start_time(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+from ansible.module_utils.swarm_preflight_proc import start_time
 
 
 def main():
