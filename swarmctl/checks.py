@@ -26,6 +26,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from swarmctl.console import out as console_out
 from swarmctl.errors import PreflightError
 from swarmctl.inventory import Inventory
 
@@ -607,7 +608,7 @@ def require(inv: Inventory, *, console: Console, verbosity: int = 0,
     (default: stdout), so that on failure stderr holds only the one-line error.
     """
     report = check(inv, console=console, verbosity=verbosity)
-    print_report(report_console or Console(), report)
+    print_report(report_console or console_out, report)
     if not report.ok:
         raise PreflightError(report.summary())
     return report
