@@ -105,6 +105,8 @@ def render(doc: dict[str, Any]) -> str:
         ]
         for label, val in t.items():
             if isinstance(val, dict) and "median" in val:
-                lines.append(f"| `{label}` | {_cell(val, ' ms', 0)} |")
+                name = (f"`{label.removesuffix(' (CPU)')}`, CPU user+sys"
+                        if label.endswith(" (CPU)") else f"`{label}`, wall")
+                lines.append(f"| {name} | {_cell(val, ' ms', 0)} |")
         lines.append("")
     return "\n".join(lines)

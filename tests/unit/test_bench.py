@@ -84,5 +84,5 @@ def test_report_renders_every_section_it_has():
     assert "| 2 | 23.5 GiB | Debian |" in text
     assert "**1.20x (1.10-1.30, n=3)**" in text
     assert "changed = 0" in text
-    assert "| `swarmctl --help` | 300 ms (250-400, n=10) |" in text
+    assert "| `swarmctl --help`, wall | 300 ms (250-400, n=10) |" in text
     assert "Scale" not in text
