@@ -11,6 +11,7 @@ Lab names are unique to the test session (conftest.lab_name).
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,22 +170,31 @@ def test_swarm_port_taken_by_another_program(bare, tmp_path):
     manager = bare.managers[0]
     c = manager.container
     before = {n.name: _state(n) for n in bare.nodes}
-    node_exec(c, "sh", "-c", "python3 -c 'import socket, time; s = socket.socket(); "
-              "s.bind((\"0.0.0.0\", 7946)); s.listen(); time.sleep(900)' "
-              ">/dev/null 2>&1 & echo $! > /run/busy-7946.pid")
+    # a preflight listener of an earlier test stops by itself within 60 s: wait for it
+    for _ in range(80):
+        if ":7946 " not in node_exec(c, "ss", "-Hltn"):
+            break
+        time.sleep(1)
+    # detached, so that the program outlives the `docker exec` that starts it
+    subprocess.run(["docker", "exec", "-d", c, "sh", "-c",
+                    "echo $$ > /run/busy-7946.pid; exec python3 -c 'import socket, time; "
+                    "s = socket.socket(); s.bind((\"0.0.0.0\", 7946)); s.listen(); "
+                    "time.sleep(900)' 2>/run/busy-7946.err"], check=True, timeout=60)
     try:
         for _ in range(150):  # until the program listens (python starts slowly under load)
             if ":7946 " in node_exec(c, "ss", "-Hltn"):
                 break
             time.sleep(0.2)
         else:
-            pytest.fail("the test's own listener on 7946/tcp did not start")
+            pytest.fail("the test's own listener on 7946/tcp did not start: "
+                        + node_exec(c, "cat", "/run/busy-7946.err", check=False))
         line = _refused(_inventory(bare, tmp_path), verb="check")
         assert f"{manager.name}: ports: 7946/tcp, needed for node gossip, is in use by " \
             "python3" in line
         assert "stop python3" in line
     finally:
-        node_exec(c, "sh", "-c", "kill $(cat /run/busy-7946.pid); rm /run/busy-7946.pid")
+        node_exec(c, "sh", "-c", "kill $(cat /run/busy-7946.pid); "
+                  "rm -f /run/busy-7946.pid /run/busy-7946.err")
     after = {n.name: _state(n) for n in bare.nodes}
     assert after == before
 
