@@ -200,9 +200,10 @@ def test_self_healing_when_a_worker_stops(web_lab):
 def on_cluster(cluster, web_images):
     loaded = swarmctl("images", "load", "-i", str(cluster.inventory), "my-web:v1", "my-web:v2")
     assert loaded.rc == 0, loaded.output
-    created: dict[str, list[str]] = {"service": [], "network": [], "secret": []}
+    created: dict[str, list[str]] = {"stack": [], "service": [], "network": [], "secret": [],
+                                     "config": []}
     yield cluster, created
-    for kind in ("service", "network", "secret"):
+    for kind in ("stack", "service", "network", "secret", "config"):
         if created[kind]:
             node_exec(cluster.leader, "docker", kind, "rm", *created[kind], check=False)
 
@@ -310,3 +311,62 @@ services:
         assert not leaks, f"secret value found in output or run artifacts: {leaks}"
     assert again.rc == 0, again.output
     assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+
+
+def test_config_and_stack_are_deployed_and_a_rerun_changes_nothing(on_cluster, tmp_path):
+    """A config mounted in a service, and a stack from a compose file (its service
+    published in host mode on a worker), converged twice: the second run changes nothing."""
+    cluster, created = on_cluster
+    worker = cluster.lab.workers[0]
+    (tmp_path / "motd.txt").write_text("hello from a swarm config\n")
+    (tmp_path / "stack.yml").write_text(f"""
+version: "3.8"
+services:
+  web:
+    image: "my-web:v2"
+    deploy:
+      replicas: 1
+      placement:
+        constraints: ["node.hostname == {worker.name}"]
+    ports:
+      - {{target: 80, published: 8181, protocol: tcp, mode: host}}
+""")
+    spec = tmp_path / "config-stack.yml"
+    spec.write_text("""
+configs:
+  - {name: svc-motd, file: motd.txt}
+services:
+  - name: svc-config
+    image: "my-web:v1"
+    configs: [{name: svc-motd, target: /etc/motd}]
+stacks:
+  - {name: svcstack, compose: stack.yml}
+""")
+    created["stack"].append("svcstack")
+    created["service"].append("svc-config")
+    created["config"].append("svc-motd")
+    result = deploy(cluster.inventory, spec)
+    assert result.rc == 0, result.output
+    assert exec_in_task(cluster, "svc-config", "/bin/busybox", "cat", "/etc/motd") \
+        == "hello from a swarm config\n"
+    stack_tasks = wait_for("the stack's service to run",
+                           lambda: running_tasks(cluster.leader, "svcstack_web"))
+    assert [t["Node"] for t in stack_tasks] == [worker.name]
+    assert wait_for("the stack's service to answer",
+                    lambda: _try_get(worker.address, 8181)) == "my-web v2"
+    before = {t["ID"] for t in stack_tasks}
+    config_before = service(cluster.leader, "svc-config")["UpdatedAt"]
+    again = deploy(cluster.inventory, spec)
+    assert again.rc == 0, again.output
+    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+    assert service(cluster.leader, "svc-config")["UpdatedAt"] == config_before
+    # `docker stack deploy` re-applies the compose file (Docker bumps the services'
+    # UpdatedAt even when nothing differs) but restarts no task of an unchanged stack
+    assert {t["ID"] for t in running_tasks(cluster.leader, "svcstack_web")} == before
+
+
+def _try_get(address: str, port: int) -> str:
+    try:
+        return http_get(address, port)
+    except OSError:
+        return ""
