@@ -46,6 +46,20 @@ def swarmctl(*args: str, timeout: float = 900, env: dict[str, str] | None = None
     return Cli(proc.returncode, proc.stdout, proc.stderr)
 
 
+def assert_refused(cli: Cli, code: int, *says: str, prefix: str = "error: ") -> str:
+    """The CLI refused cleanly: exit `code`, exactly one line on stderr that starts with
+    `prefix` and contains every text in `says`, no traceback. Returns the line."""
+    assert cli.rc == code, f"exit {cli.rc}, expected {code}:\n{cli.output}"
+    lines = cli.stderr.splitlines()
+    assert len(lines) == 1, f"expected exactly one line on stderr:\n{cli.stderr}"
+    line = lines[0]
+    assert line.startswith(prefix), line
+    assert "Traceback" not in cli.output
+    for text in says:
+        assert text in line, f"{text!r} not in {line!r}"
+    return line
+
+
 def node_exec(container: str, *cmd: str, check: bool = True) -> str:
     """Run a command inside a lab node (a container this test suite started)."""
     proc = subprocess.run(["docker", "exec", container, *cmd], capture_output=True,

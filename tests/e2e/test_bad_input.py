@@ -19,7 +19,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import Cli, _lab_down, _lab_up, cluster_id, lab_name, node_exec, swarmctl
+from tests.conftest import (
+    Cli,
+    _lab_down,
+    _lab_up,
+    assert_refused,
+    cluster_id,
+    lab_name,
+    node_exec,
+    swarmctl,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,14 +88,7 @@ def _refused(inventory: Path, *says: str, verb: str = "provision") -> str:
     home = inventory.parent / "home"
     home.mkdir(exist_ok=True)
     cli: Cli = swarmctl(verb, str(inventory), timeout=300, env={"HOME": str(home)})
-    assert cli.rc == PREFLIGHT_FAILED, f"exit {cli.rc}:\n{cli.output}"
-    lines = cli.stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr:\n{cli.stderr}"
-    line = lines[0]
-    assert line.startswith("error: preflight failed: "), line
-    assert "Traceback" not in cli.output
-    for text in says:
-        assert text in line, f"{text!r} not in {line!r}"
+    line = assert_refused(cli, PREFLIGHT_FAILED, *says, prefix="error: preflight failed: ")
     assert "Preflight checks" in cli.stdout  # the table, on stdout
     return line
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import Cli, swarmctl
+from tests.conftest import Cli, assert_refused, swarmctl
 
 BAD_INPUT, RUN_FAILED, PREFLIGHT_FAILED = 2, 1, 3
 
@@ -28,14 +28,7 @@ def refused(home: Path, *args: str, code: int = BAD_INPUT,
             says: tuple[str, ...] = ()) -> str:
     """Run the CLI with SWARMCTL_HOME=home and check it refused cleanly; returns the line."""
     cli: Cli = swarmctl(*args, env={"SWARMCTL_HOME": str(home)}, timeout=120)
-    assert cli.rc == code, f"exit {cli.rc}, expected {code}:\n{cli.output}"
-    lines = cli.stderr.splitlines()
-    assert len(lines) == 1, f"expected exactly one line on stderr:\n{cli.stderr}"
-    line = lines[0]
-    assert line.startswith("error: "), line
-    assert "Traceback" not in cli.output
-    for text in says:
-        assert text in line, f"{text!r} not in {line!r}"
+    line = assert_refused(cli, code, *says)
     assert not (home / "runs").exists() or not any((home / "runs").iterdir()), \
         "a playbook ran: bad input must be refused before any host is contacted"
     return line
