@@ -180,7 +180,10 @@ def test_swarm_port_taken_by_another_program(bare, tmp_path):
     # detached, so that the program outlives the `docker exec` that starts it
     subprocess.run(["docker", "exec", "-d", c, "sh", "-c",
                     "echo $$ > /run/busy-7946.pid; exec python3 -c 'import socket, time; "
-                    "s = socket.socket(); s.bind((\"0.0.0.0\", 7946)); s.listen(); "
+                    "s = socket.socket(); "
+                    # the earlier cases' reachability probes leave TIME_WAIT sockets
+                    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+                    "s.bind((\"0.0.0.0\", 7946)); s.listen(); "
                     "time.sleep(900)' 2>/run/busy-7946.err"], check=True, timeout=60)
     try:
         for _ in range(150):  # until the program listens (python starts slowly under load)
