@@ -536,10 +536,9 @@ def check(inv: Inventory, *, console: Console, verbosity: int = 0) -> Report:
     from swarmctl.runner import run_playbook
 
     started = time.monotonic()
-    with Progress(console, "preflight checks") as progress:
+    with Progress(console, "preflight checks", active=not verbosity) as progress:
         result = run_playbook("check.yml", inv.path, verb="check", verbosity=verbosity,
-                              forks=len(inv.hosts),
-                              on_event=None if verbosity else _quiet(progress))
+                              forks=len(inv.hosts), on_event=_quiet(progress))
     observations = collect(result.events, [h.name for h in inv.hosts])
     report = evaluate(inv, observations)
     report.elapsed = time.monotonic() - started

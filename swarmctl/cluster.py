@@ -54,11 +54,9 @@ def forks_for(inv: Inventory) -> int:
 
 def provision(inv: Inventory, *, verbosity: int = 0, console: Console) -> RunResult:
     """Run site.yml against the inventory; raise RunError when it fails."""
-    with Progress(console, "provisioning") as progress:
-        result = run_playbook(
-            "site.yml", inv.path, verb="provision", verbosity=verbosity,
-            forks=forks_for(inv), on_event=None if verbosity else progress,
-        )
+    with Progress(console, "provisioning", active=not verbosity) as progress:
+        result = run_playbook("site.yml", inv.path, verb="provision", verbosity=verbosity,
+                              forks=forks_for(inv), on_event=progress)
     raise_for_failures(result, "provisioning")
     return result
 

@@ -18,7 +18,9 @@ class Progress:
     unreachable host as it happens, and keeps one status line for the rest.
     """
 
-    def __init__(self, console: Console, title: str) -> None:
+    def __init__(self, console: Console, title: str, *, active: bool = True) -> None:
+        # Inactive (with -v, when Ansible prints its own output) it shows nothing.
+        self.active = active
         self.console = console
         self.title = title
         self.play = ""
@@ -30,8 +32,9 @@ class Progress:
         self.status: Status | None = None
 
     def __enter__(self) -> Progress:
-        self.status = self.console.status(self._line())
-        self.status.__enter__()
+        if self.active:
+            self.status = self.console.status(self._line())
+            self.status.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -45,6 +48,8 @@ class Progress:
         return f"{where}{count}  [dim]{elapsed:.0f}s[/]"
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if not self.active:
+            return
         kind = event.get("event")
         data = event.get("event_data", {})
         if kind == "playbook_on_play_start":

@@ -76,9 +76,9 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
         "swarm_services_manager": manager.name,
         "swarm_services_wait_timeout": timeout,
     }
-    with Progress(console, "deploying") as progress:
+    with Progress(console, "deploying", active=not verbosity) as progress:
         result = run_playbook("services.yml", inv.path, verb="deploy", extravars=extravars,
-                              verbosity=verbosity, on_event=None if verbosity else progress)
+                              verbosity=verbosity, on_event=progress)
     warnings = _warnings(result)
     waited = _events_of(result, WAIT_TASK)
     services = list(waited[-1][1].get("services", [])) if waited else []
