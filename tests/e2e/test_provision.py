@@ -85,6 +85,37 @@ def test_join_tokens_appear_in_no_output_or_artifact(cluster):
     _assert_no_tokens(cluster, texts)
 
 
+def test_drift_is_repaired_only_where_it_is(cluster):
+    """A stopped engine and a hand-edited daemon.json are put back, on those hosts only.
+
+    A converged host costs one probe in docker_engine: this proves that the probe sees
+    what differs, and that the steps it skips still run where they are needed.
+    """
+    stopped, edited = cluster.lab.workers[0], cluster.lab.workers[-1]
+    wanted = node_exec(edited.container, "cat", "/etc/docker/daemon.json")
+    node_exec(stopped.container, "systemctl", "stop", "docker.socket", "docker")
+    node_exec(edited.container, "sh", "-c", 'echo "{}" > /etc/docker/daemon.json')
+    started_before = node_exec(edited.container, "systemctl", "show", "docker",
+                               "--property=ActiveEnterTimestampMonotonic").strip()
+
+    again = swarmctl("provision", str(cluster.inventory))
+    assert again.rc == 0, again.output
+    changed = changed_counts(run_dir_from(again.output))
+    assert changed[stopped.name] > 0 and changed[edited.name] > 0, changed
+    assert all(n == 0 for host, n in changed.items()
+               if host not in (stopped.name, edited.name)), changed
+    assert node_exec(stopped.container, "systemctl", "is-active", "docker").strip() == "active"
+    assert node_exec(edited.container, "cat", "/etc/docker/daemon.json") == wanted
+    # the engine of the edited host was restarted to read its daemon.json again
+    assert node_exec(edited.container, "systemctl", "show", "docker",
+                     "--property=ActiveEnterTimestampMonotonic").strip() != started_before
+    _assert_healthy(cluster)
+
+    settled = swarmctl("provision", str(cluster.inventory))
+    assert settled.rc == 0, settled.output
+    assert set(changed_counts(run_dir_from(settled.output)).values()) == {0}
+
+
 def test_a_half_joined_worker_is_repaired_on_the_next_run(cluster):
     """An interrupted join leaves the node `pending`; the next run repairs it."""
     worker = cluster.lab.workers[-1]

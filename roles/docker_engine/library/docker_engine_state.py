@@ -1,0 +1,163 @@
+#!/usr/bin/python
+"""Read, in one round trip, what the docker_engine role needs to decide what to change."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: docker_engine_state
+short_description: Read a host's Docker packages, service, daemon.json and apt lists age.
+description:
+  - Read-only. Reports which of the given packages dpkg has installed, whether the
+    docker service is active and enabled, the state of /etc/docker and of daemon.json,
+    and the age of apt's package lists, so that the role runs apt, copy and service
+    only when something differs (each of those is a round trip per host).
+options:
+  packages:
+    description: Package names to look up.
+    type: list
+    elements: str
+    required: true
+  service:
+    description: The systemd unit of the engine.
+    type: str
+    default: docker
+  config_dir:
+    description: Docker's configuration directory.
+    type: path
+    default: /etc/docker
+  swarm:
+    description: >-
+      Also read the Swarm section of C(docker info) when the service is active, so that
+      a converged host needs no second read of its swarm state.
+    type: bool
+    default: true
+author: swarmctl
+"""
+
+RETURN = r"""
+installed:
+  description: The packages of I(packages) that dpkg reports installed.
+  returned: always
+  type: list
+  elements: str
+lists_age:
+  description: Seconds since apt's package lists were refreshed; null when unknown.
+  returned: always
+  type: int
+service:
+  description: C(active) and C(enabled) of the unit (false when systemctl is missing).
+  returned: always
+  type: dict
+config_dir:
+  description: Whether the configuration directory exists.
+  returned: always
+  type: bool
+swarm:
+  description: >-
+    The Swarm section of C(docker info) (NodeID, LocalNodeState, ControlAvailable,
+    Cluster, ...) when the service is active and the docker CLI answered; null otherwise.
+  returned: always
+  type: dict
+daemon_json:
+  description: >-
+    C(exists), and when it exists the SHA-1 of its content (C(checksum), null when it
+    is not a regular file), C(mode) (octal string), C(uid) and C(gid). The content is
+    not returned: it may hold proxy credentials.
+  returned: always
+  type: dict
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+LISTS = "/var/lib/apt/lists"
+MAX_DAEMON_JSON = 1 << 20
+
+
+def installed_packages(module, names):
+    """The names dpkg reports as installed (the others are absent or half-installed)."""
+    if not names:
+        return []
+    rc, out, _ = module.run_command(
+        ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n", "--", *names])
+    # rc 1 only means that some names are unknown to dpkg: the known ones are listed.
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "installed":
+            found.append(parts[0].split(":")[0])
+    return [n for n in names if n in found]
+
+
+def unit_state(module, unit):
+    systemctl = shutil.which("systemctl")
+    if not systemctl:
+        return {"active": False, "enabled": False}
+    active = module.run_command([systemctl, "is-active", "--quiet", unit])[0] == 0
+    enabled = module.run_command([systemctl, "is-enabled", "--quiet", unit])[0] == 0
+    return {"active": active, "enabled": enabled}
+
+
+def daemon_json(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    checksum = None
+    if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_DAEMON_JSON:
+        with open(path, "rb") as fh:
+            checksum = hashlib.sha1(fh.read()).hexdigest()  # noqa: S324 - a checksum, as copy's
+    return {"exists": True, "checksum": checksum, "mode": f"{stat.S_IMODE(st.st_mode):04o}",
+            "uid": st.st_uid, "gid": st.st_gid}
+
+
+def swarm_info():
+    """`docker info`'s Swarm section, or None when the CLI or daemon does not answer."""
+    docker = shutil.which("docker")
+    if not docker:
+        return None
+    try:
+        proc = subprocess.run([docker, "info", "--format", "{{json .Swarm}}"],
+                              capture_output=True, text=True, timeout=20, check=False)
+        info = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    return info if isinstance(info, dict) and "LocalNodeState" in info else None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "packages": {"type": "list", "elements": "str", "required": True},
+            "service": {"type": "str", "default": "docker"},
+            "config_dir": {"type": "path", "default": "/etc/docker"},
+            "swarm": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        lists_age = max(0, int(time.time() - os.stat(LISTS).st_mtime))
+    except OSError:
+        lists_age = None
+    service = unit_state(module, params["service"])
+    module.exit_json(
+        changed=False,
+        installed=installed_packages(module, params["packages"]),
+        lists_age=lists_age,
+        service=service,
+        swarm=swarm_info() if params["swarm"] and service["active"] else None,
+        config_dir=os.path.isdir(params["config_dir"]),
+        daemon_json=daemon_json(os.path.join(params["config_dir"], "daemon.json")),
+    )
+
+
+if __name__ == "__main__":
+    main()
