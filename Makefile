@@ -25,7 +25,7 @@ test: venv engine lint
 	$(MAKE) molecule MOLECULE_SCENARIOS=default
 
 lint: venv
-	$(BIN)/ruff check swarmctl tests bench
+	$(BIN)/ruff check swarmctl tests bench roles
 	$(BIN)/yamllint -s roles playbooks molecule inventories examples
 	$(BIN)/ansible-lint --profile production
 

@@ -25,6 +25,13 @@ options:
     description: Docker's configuration directory.
     type: path
     default: /etc/docker
+  gather_subset:
+    description: >-
+      Ansible fact subsets to collect in the same round trip, with Ansible's own fact
+      collectors (as the setup module does); an empty list collects none.
+    type: list
+    elements: str
+    default: []
   swarm:
     description: >-
       Also read the Swarm section of C(docker info) when the service is active, so that
@@ -35,6 +42,10 @@ author: swarmctl
 """
 
 RETURN = r"""
+ansible_facts:
+  description: The facts of I(gather_subset), named as the setup module names them.
+  returned: when gather_subset is not empty
+  type: dict
 installed:
   description: The packages of I(packages) that dpkg reports installed.
   returned: always
@@ -76,6 +87,8 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facts import ansible_collector, default_collectors
+from ansible.module_utils.facts.namespace import PrefixFactNamespace
 
 LISTS = "/var/lib/apt/lists"
 MAX_DAEMON_JSON = 1 << 20
@@ -85,7 +98,7 @@ def installed_packages(module, names):
     """The names dpkg reports as installed (the others are absent or half-installed)."""
     if not names:
         return []
-    rc, out, _ = module.run_command(
+    _, out, _ = module.run_command(
         ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n", "--", *names])
     # rc 1 only means that some names are unknown to dpkg: the known ones are listed.
     found = []
@@ -113,7 +126,7 @@ def daemon_json(path):
     checksum = None
     if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_DAEMON_JSON:
         with open(path, "rb") as fh:
-            checksum = hashlib.sha1(fh.read()).hexdigest()  # noqa: S324 - a checksum, as copy's
+            checksum = hashlib.sha1(fh.read()).hexdigest()  # a checksum, as copy computes it
     return {"exists": True, "checksum": checksum, "mode": f"{stat.S_IMODE(st.st_mode):04o}",
             "uid": st.st_uid, "gid": st.st_gid}
 
@@ -132,12 +145,23 @@ def swarm_info():
     return info if isinstance(info, dict) and "LocalNodeState" in info else None
 
 
+def gather_facts(module, subset):
+    """What `setup: gather_subset=...` would return, collected the way setup does."""
+    collector = ansible_collector.get_ansible_collector(
+        all_collector_classes=default_collectors.collectors,
+        namespace=PrefixFactNamespace(namespace_name="ansible", prefix="ansible_"),
+        gather_subset=["!all", "!min", *subset], gather_timeout=10,
+        minimal_gather_subset=frozenset())
+    return collector.collect(module=module)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "packages": {"type": "list", "elements": "str", "required": True},
             "service": {"type": "str", "default": "docker"},
             "config_dir": {"type": "path", "default": "/etc/docker"},
+            "gather_subset": {"type": "list", "elements": "str", "default": []},
             "swarm": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -148,7 +172,9 @@ def main():
     except OSError:
         lists_age = None
     service = unit_state(module, params["service"])
+    facts = gather_facts(module, params["gather_subset"]) if params["gather_subset"] else {}
     module.exit_json(
+        ansible_facts=facts,
         changed=False,
         installed=installed_packages(module, params["packages"]),
         lists_age=lists_age,

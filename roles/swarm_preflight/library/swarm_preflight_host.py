@@ -2,9 +2,10 @@
 """Read what the preflight checks need from one host, and listen on its free swarm ports.
 
 Changes nothing on the host: it reads /etc/os-release, /proc, /sys and `docker info`,
-and starts a temporary listener process (stopped by swarm_preflight_listener, and in
-any case gone after `listen_seconds`) on the swarm ports that are free, so that the
-other hosts can probe them before Docker runs.
+and starts a temporary listener process on the swarm ports that are free, so that the
+other hosts can probe them before Docker runs. The listener exits once every expected
+peer has probed every port it listens on (`expect`), else when swarm_preflight_listener
+stops it, and in any case after `listen_seconds`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ options:
     description: On an active manager, list the swarm's node IDs.
     type: bool
     default: false
+  expect:
+    description: >-
+      Per port (C(PORT/PROTO)), how many peers will probe it. The listener exits as
+      soon as that many distinct addresses probed each of its ports that is listed
+      here; ports not listed do not hold it. Empty: it waits to be stopped.
+    type: dict
+    default: {}
 author: swarmctl
 """
 
@@ -84,7 +92,8 @@ def os_release():
     except OSError:
         pass
     return {"id": data.get("ID", ""), "version_id": data.get("VERSION_ID", ""),
-            "pretty_name": data.get("PRETTY_NAME", ""), "codename": data.get("VERSION_CODENAME", "")}
+            "pretty_name": data.get("PRETTY_NAME", ""),
+            "codename": data.get("VERSION_CODENAME", "")}
 
 
 def kernel_config():
@@ -278,11 +287,12 @@ def swarm_state(list_nodes):
     return state
 
 
-def start_listener(usage, seconds):
+def start_listener(usage, seconds, expect):
     """Bind the free ports, then fork a detached process serving them until a deadline."""
     socks, listening = [], []
     for spec, use in usage.items():
-        if use["state"] != "free":
+        # With `expect`, only the ports that peers will probe (not 2377 on a worker).
+        if use["state"] != "free" or (expect and spec not in expect):
             continue
         port, proto = spec.split("/")
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
@@ -296,7 +306,7 @@ def start_listener(usage, seconds):
             sock.close()
             use["listen_error"] = str(exc)
             continue
-        socks.append((sock, kind))
+        socks.append((sock, kind, spec))
         listening.append(spec)
     if not socks:
         return None, listening
@@ -308,35 +318,44 @@ def start_listener(usage, seconds):
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
             signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-            serve(socks, time.monotonic() + seconds)
+            wanted = {spec: int(n) for spec, n in expect.items() if spec in listening}
+            serve(socks, time.monotonic() + seconds, wanted)
         finally:
             os._exit(0)
-    for sock, _ in socks:
+    for sock, _, _ in socks:
         sock.close()
     return pid, listening
 
 
-def serve(socks, deadline):
+def serve(socks, deadline, wanted):
+    """Answer probes until the deadline, or until every port in `wanted` was probed by
+    that many distinct addresses (then no peer is left to probe it)."""
     import select
 
-    by_fd = {s.fileno(): (s, k) for s, k in socks}
+    by_fd = {s.fileno(): (s, k, spec) for s, k, spec in socks}
+    seen = {spec: set() for spec in wanted}
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return
+        if wanted and all(len(seen[spec]) >= n for spec, n in wanted.items()):
+            return
         ready, _, _ = select.select(list(by_fd), [], [], left)
         for fd in ready:
-            sock, kind = by_fd[fd]
+            sock, kind, spec = by_fd[fd]
             try:
                 if kind == socket.SOCK_STREAM:
-                    conn, _ = sock.accept()
+                    conn, peer = sock.accept()
                     conn.close()
                 else:
                     data, peer = sock.recvfrom(512)
-                    if data.startswith(MAGIC):
-                        sock.sendto(data, peer)
+                    if not data.startswith(MAGIC):
+                        continue
+                    sock.sendto(data, peer)
             except OSError:
                 continue
+            if spec in seen:
+                seen[spec].add(peer[0])
 
 
 def main():
@@ -351,6 +370,7 @@ def main():
             "listen": {"type": "bool", "default": True},
             "listen_seconds": {"type": "int", "default": 60},
             "list_nodes": {"type": "bool", "default": False},
+            "expect": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -382,7 +402,8 @@ def main():
         "listener": {"pid": 0, "start_time": "", "ports": []},
     }
     if module.params["listen"]:
-        pid, listening = start_listener(usage, module.params["listen_seconds"])
+        pid, listening = start_listener(usage, module.params["listen_seconds"],
+                                        module.params["expect"])
         if pid:
             facts["listener"] = {"pid": pid, "start_time": start_time(pid), "ports": listening}
     module.exit_json(changed=False, preflight=facts)

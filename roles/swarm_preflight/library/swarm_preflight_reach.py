@@ -30,6 +30,17 @@ options:
     description: Seconds to wait for each probe.
     type: float
     default: 2.0
+  listener:
+    description: >-
+      This host's own temporary listener (C(pid), C(start_time)) as swarm_preflight_host
+      returned it. After its probes, the module waits up to O(settle) seconds for that
+      listener to exit by itself (it does once every peer probed it) and reports whether
+      it did, so that a separate stop is only needed when it did not.
+    type: dict
+  settle:
+    description: Seconds to wait for the own listener to exit.
+    type: float
+    default: 3.0
 author: swarmctl
 """
 
@@ -38,13 +49,19 @@ reach:
   description: One result per probe, C({peer, address, port, proto, ok, error}).
   returned: always
   type: list
+listener_gone:
+  description: Whether this host's own listener is gone (true when there was none).
+  returned: always
+  type: bool
 """
 
 import os
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarm_preflight_proc import start_time
 
 MAGIC = b"swarmctl-preflight"
 
@@ -98,12 +115,28 @@ def plan(peers, managers):
     return probes
 
 
+def listener_gone(listener, settle):
+    """Wait up to `settle` seconds for the listener to exit; whether it is gone."""
+    pid = int((listener or {}).get("pid") or 0)
+    started = str((listener or {}).get("start_time") or "")
+    if pid <= 1 or not started:
+        return True
+    deadline = time.monotonic() + settle
+    while start_time(pid) == started:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "peers": {"type": "list", "elements": "dict", "required": True},
             "managers": {"type": "list", "elements": "str", "default": []},
             "timeout": {"type": "float", "default": 2.0},
+            "listener": {"type": "dict"},
+            "settle": {"type": "float", "default": 3.0},
         },
         supports_check_mode=True,
     )
@@ -112,7 +145,8 @@ def main():
     if probes:
         with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
             results = list(pool.map(lambda p: probe(p, module.params["timeout"]), probes))
-    module.exit_json(changed=False, reach=results)
+    gone = listener_gone(module.params["listener"], module.params["settle"])
+    module.exit_json(changed=False, reach=results, listener_gone=gone)
 
 
 if __name__ == "__main__":

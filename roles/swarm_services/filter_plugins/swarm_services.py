@@ -4,10 +4,6 @@ Only options that are set are returned, so that the module (and old Docker SDKs 
 Debian bookworm's python3-docker 5.0.3) sees no option the user did not ask for.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 def _env_value(value):
     if isinstance(value, bool):
@@ -90,7 +86,7 @@ def swarm_services_managed(items):
     return [i for i in items or [] if not i.get("external")]
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {
             "swarm_services_module_args": swarm_services_module_args,

@@ -1,10 +1,6 @@
 #!/usr/bin/python
 """Observe swarm services on a manager: snapshot before a deploy, wait for convergence after."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: swarm_services_converge
 short_description: Snapshot swarm services before a deploy, wait until they converge after.
@@ -86,28 +82,28 @@ def _ipvs():
     if os.path.exists("/proc/net/ip_vs") or os.path.isdir("/sys/module/ip_vs"):
         return True
     release = platform.release()
-    return bool(glob.glob("/lib/modules/%s/kernel/net/netfilter/ipvs/ip_vs.ko*" % release))
+    return bool(glob.glob(f"/lib/modules/{release}/kernel/net/netfilter/ipvs/ip_vs.ko*"))
 
 
 def _kernel_has(module, builtin_dir, crypto=None):
     """Whether a kernel feature is loaded, built in, or loadable as a module."""
     release = platform.release()
-    if os.path.isdir("/sys/module/%s" % module):
+    if os.path.isdir(f"/sys/module/{module}"):
         return True
     if crypto is not None:
         try:
             with open("/proc/crypto") as handle:
                 if crypto in handle.read():
                     return True
-        except IOError:
+        except OSError:
             pass
-    base = "/lib/modules/%s" % release
-    if glob.glob("%s/kernel/%s/%s.ko*" % (base, builtin_dir, module)):
+    base = f"/lib/modules/{release}"
+    if glob.glob(f"{base}/kernel/{builtin_dir}/{module}.ko*"):
         return True
     try:
-        with open("%s/modules.builtin" % base) as handle:
-            return "/%s.ko" % module in handle.read()
-    except IOError:
+        with open(f"{base}/modules.builtin") as handle:
+            return f"/{module}.ko" in handle.read()
+    except OSError:
         return False
 
 
@@ -152,14 +148,14 @@ class Observer:
             return None
 
     def stack_services(self, stack):
-        found = self.api.services(filters={"label": "com.docker.stack.namespace=%s" % stack})
+        found = self.api.services(filters={"label": f"com.docker.stack.namespace={stack}"})
         return [s["Spec"]["Name"] for s in found]
 
     def status(self, name, before):
         svc = self.service(name)
         if svc is None:
             return dict(name=name, state="failed", running=0, desired=0, image="",
-                        message="service %s does not exist" % name, errors=[])
+                        message=f"service {name} does not exist", errors=[])
         spec = svc["Spec"]
         mode = spec.get("Mode", {})
         update = svc.get("UpdateStatus") or {}
@@ -188,7 +184,7 @@ class Observer:
                      key=lambda t: t.get("Status", {}).get("Timestamp", ""), reverse=True)
         for t in bad:
             st = t.get("Status", {})
-            line = "%s.%s on %s (%s): %s: %s" % (
+            line = "{}.{} on {} ({}): {}: {}".format(
                 spec["Name"], t.get("Slot") or t.get("NodeID", "")[:12],
                 nodes.get(t.get("NodeID"), ("?", ""))[0],
                 _short(_image({"TaskTemplate": t.get("Spec", {})})), st.get("State"),
@@ -196,7 +192,7 @@ class Observer:
             if line not in counts:
                 errors.append(line)
             counts[line] = counts.get(line, 0) + 1
-        errors = [e + (" (%d times)" % counts[e] if counts[e] > 1 else "") for e in errors[:5]]
+        errors = [e + (f" ({counts[e]} times)" if counts[e] > 1 else "") for e in errors[:5]]
         kind = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
                 "GlobalJob": "global-job"}.get(next(iter(mode), ""), "")
         if one_shot and "Job" not in next(iter(mode), ""):
@@ -281,7 +277,7 @@ def main():
         if all(r["state"] in final for r in results) or time.time() >= deadline:
             break
         if any(r["state"] == "failed" and r.get("one_shot") for r in results) and all(
-                r["state"] in final + ("failed",) for r in results):
+                r["state"] in (*final, "failed") for r in results):
             break
         time.sleep(2)
     problems = []
@@ -289,17 +285,17 @@ def main():
         if r["state"] == "converged":
             continue
         if r["state"] == "rolled_back":
-            problems.append("service %s: the update%s failed and swarm rolled it back to "
-                            "the previous version (%s), which keeps serving (%s)" % (
+            problems.append("service {}: the update{} failed and swarm rolled it back to "
+                            "the previous version ({}), which keeps serving ({})".format(
                                 r["name"],
-                                " to %s" % r["failed_image"] if r.get("failed_image") else "",
+                                " to {}".format(r["failed_image"]) if r.get("failed_image") else "",
                                 r["image"], r["message"] or "no message"))
         elif r["state"] == "paused":
-            problems.append("service %s: the update is paused (%s)" % (r["name"], r["message"]))
+            problems.append("service {}: the update is paused ({})".format(r["name"], r["message"]))
         else:
             if r["state"] in ("waiting", "updating", "rolling_back"):
                 r["state"] = "timeout"
-            problems.append("service %s: %s/%s tasks %s after %ss" % (
+            problems.append("service {}: {}/{} tasks {} after {}s".format(
                 r["name"], r["running"], r["desired"],
                 "complete" if r.get("one_shot") else "running", p["timeout"]))
         if r["errors"]:
