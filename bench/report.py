@@ -21,6 +21,12 @@ def _load(s: dict[str, float] | None) -> str:
             f"(median {s['median']:.1f})")
 
 
+def _ratio(point: dict) -> str:
+    """swarmctl's median provision time over the floor's, for one node count."""
+    base = (point.get("baseline") or {}).get("median")
+    return f"{point['provision']['median'] / base:.2f}x" if base else "-"
+
+
 def render(doc: dict[str, Any]) -> str:
     m = doc.get("machine", {})
     lines = [
@@ -80,8 +86,8 @@ def render(doc: dict[str, Any]) -> str:
             "",
             "| nodes | forks | provision | per node | controller CPU | re-run "
             "| controller peak RSS "
-            "| largest process | load average |" + (" floor |" if has_base else ""),
-            "|---|---|---|---|---|---|---|---|---|" + ("---|" if has_base else ""),
+            "| largest process | load average |" + (" floor | ratio |" if has_base else ""),
+            "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if has_base else ""),
         ]
         for pt in s["points"]:
             la = pt.get("load_average") or {}
@@ -91,7 +97,7 @@ def render(doc: dict[str, Any]) -> str:
                 f"{_cell(pt['controller_tree_peak_mib'], ' MiB', 0)} | "
                 f"{_cell(pt['largest_process_mib'], ' MiB', 0)} | "
                 f"{la.get('min', 0):.0f}-{la.get('max', 0):.0f} |"
-                + (f" {_cell(pt.get('baseline'))} |" if has_base else ""))
+                + (f" {_cell(pt.get('baseline'))} | {_ratio(pt)} |" if has_base else ""))
         lines.append("")
     t = doc.get("startup")
     if t:
