@@ -191,39 +191,53 @@ def bench_provision(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def bench_scale(args: argparse.Namespace) -> dict[str, Any]:
-    """Provision time by node count (3 managers, the rest workers)."""
-    points = []
+    """Provision time by node count (3 managers, the rest workers).
+
+    The section is saved after each node count, so that a long run that fails at 40
+    nodes keeps the figures of the smaller counts (and says what failed).
+    """
+    points: list[dict[str, Any]] = []
     for n in (int(x) for x in args.nodes.split(",")):
-        managers = min(3, n)
-        runs, bases = [], []
-        for _ in range(args.rounds):
-            if args.with_baseline:
-                bases.append(baseline_round(f"{args.prefix}-s{n}b", args.distro, managers,
-                                            n - managers, deploy=False))
-            runs.append(swarmctl_round(f"{args.prefix}-s{n}", args.distro, managers,
-                                       n - managers, deploy=False, reruns=args.reruns))
-        forks = min(n, 50)
-        point = {
-            "nodes": n, "forks": forks,
-            "provision": spread([r["provision"] for r in runs]),
-            "per_node": spread([r["provision"] / n for r in runs]),
-            "cpu": spread([r["cpu"] for r in runs]),
-            "controller_tree_peak_mib": spread([r["tree_peak_mib"] for r in runs]),
-            "largest_process_mib": spread([r["largest_mib"] for r in runs]),
-            "rerun": spread([x["seconds"] for r in runs for x in r["reruns"]])
-            if args.reruns else None,
-            "rerun_changed": sorted({x["changed"] for r in runs for x in r["reruns"]}, key=str),
-            "baseline": spread([b["total"] for b in bases]) if bases else None,
-            "load_average": spread([x for r in runs for x in (r["load_before"],
-                                                               r["load_after"])]),
-            "rounds": runs, "baseline_rounds": bases,
-        }
-        points.append(point)
-        print(f"\n{n} nodes: provision {fmt(point['provision'])}, "
-              f"{point['per_node']['median']:.1f}s/node, controller peak "
-              f"{point['controller_tree_peak_mib']['median']:.0f} MiB"
-              + (f", baseline {fmt(point['baseline'])}" if bases else ""))
+        try:
+            points.append(scale_point(args, n))
+        except RuntimeError as exc:
+            log(f"{n} nodes failed: {exc}")
+            points.append({"nodes": n, "error": str(exc).splitlines()[0][:300]})
+        save("scale", {"points": points}, args.results)
     return {"points": points}
+
+
+def scale_point(args: argparse.Namespace, n: int) -> dict[str, Any]:
+    """One node count of the scale curve: its rounds, and the floor's when asked."""
+    managers = min(3, n)
+    runs, bases = [], []
+    for _ in range(args.rounds):
+        if args.with_baseline:
+            bases.append(baseline_round(f"{args.prefix}-s{n}b", args.distro, managers,
+                                        n - managers, deploy=False))
+        runs.append(swarmctl_round(f"{args.prefix}-s{n}", args.distro, managers,
+                                   n - managers, deploy=False, reruns=args.reruns))
+    forks = min(n, 50)
+    point = {
+        "nodes": n, "forks": forks,
+        "provision": spread([r["provision"] for r in runs]),
+        "per_node": spread([r["provision"] / n for r in runs]),
+        "cpu": spread([r["cpu"] for r in runs]),
+        "controller_tree_peak_mib": spread([r["tree_peak_mib"] for r in runs]),
+        "largest_process_mib": spread([r["largest_mib"] for r in runs]),
+        "rerun": spread([x["seconds"] for r in runs for x in r["reruns"]])
+        if args.reruns else None,
+        "rerun_changed": sorted({x["changed"] for r in runs for x in r["reruns"]}, key=str),
+        "baseline": spread([b["total"] for b in bases]) if bases else None,
+        "load_average": spread([x for r in runs for x in (r["load_before"],
+                                                           r["load_after"])]),
+        "rounds": runs, "baseline_rounds": bases,
+    }
+    print(f"\n{n} nodes: provision {fmt(point['provision'])}, "
+          f"{point['per_node']['median']:.1f}s/node, controller peak "
+          f"{point['controller_tree_peak_mib']['median']:.0f} MiB"
+          + (f", baseline {fmt(point['baseline'])}" if bases else ""))
+    return point
 
 
 def bench_startup(args: argparse.Namespace) -> dict[str, Any]:
@@ -301,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("scale", "all"):
         if args.command == "all":
             args.rounds, args.reruns, args.with_baseline = 1, 1, False
-        save("scale", bench_scale(args), args.results)
+        bench_scale(args)  # saves after each node count
 
 
 if __name__ == "__main__":

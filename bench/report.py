@@ -78,7 +78,7 @@ def render(doc: dict[str, Any]) -> str:
         ]
     s = doc.get("scale")
     if s and s.get("points"):
-        has_base = any(pt.get("baseline") for pt in s["points"])
+        has_base = any(pt.get("baseline") for pt in s["points"] if not pt.get("error"))
         lines += [
             "## Scale: `swarmctl provision` by node count (3 managers, the rest workers)",
             "",
@@ -90,6 +90,9 @@ def render(doc: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if has_base else ""),
         ]
         for pt in s["points"]:
+            if pt.get("error"):
+                lines.append(f"| {pt['nodes']} | failed: {pt['error']} |")
+                continue
             la = pt.get("load_average") or {}
             lines.append(
                 f"| {pt['nodes']} | {pt['forks']} | {_cell(pt['provision'])} | "

@@ -7,7 +7,6 @@ and removed by that label only, never by name patterns. Its key and inventory li
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import re
@@ -114,7 +113,7 @@ def up(name: str = plan.DEFAULT_NAME, managers: int = 3, workers: int = 2,
     missing = [s for s in specs if s.name not in existing]
     image = ensure_image(distro, progress) if missing else ""
     if missing:
-        _ensure_inotify_budget()
+        _ensure_kernel_budgets()
     key = ensure_key(name)
     network, subnet = _ensure_network(name, progress)
     stopped = [c for c in existing.values() if c["State"]["Status"] != "running"]
@@ -129,21 +128,31 @@ def up(name: str = plan.DEFAULT_NAME, managers: int = 3, workers: int = 2,
     return lab
 
 
-INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
-INOTIFY_WANTED = 8192
+# Kernel-wide budgets that a lab of systemd containers, all talking to each other,
+# runs out of at its default: raised (never lowered) when swarmctl runs as root.
+KERNEL_BUDGETS = {
+    # every systemd node takes inotify instances from one budget; at 128, nodes stop
+    # booting after about 20
+    Path("/proc/sys/fs/inotify/max_user_instances"): 8192,
+    # the ARP table is shared by all network namespaces: at 1024 entries, 40 nodes that
+    # each reach the 39 others overflow it ("neighbor table overflow!") and probes and
+    # swarm traffic between some pairs are dropped
+    Path("/proc/sys/net/ipv4/neigh/default/gc_thresh1"): 4096,
+    Path("/proc/sys/net/ipv4/neigh/default/gc_thresh2"): 8192,
+    Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3"): 16384,
+}
 
 
-def _ensure_inotify_budget() -> None:
-    """Every systemd node takes inotify instances from one kernel-wide budget; the
-    default (128) stops new nodes from booting after about 20. Raise it as root."""
-    try:
-        now = int(INOTIFY_INSTANCES.read_text())
-    except (OSError, ValueError):
+def _ensure_kernel_budgets() -> None:
+    """Raise the kernel-wide budgets a big lab needs (root only; else left alone)."""
+    if os.geteuid() != 0:
         return
-    if now >= INOTIFY_WANTED or os.geteuid() != 0:
-        return
-    with contextlib.suppress(OSError):
-        INOTIFY_INSTANCES.write_text(str(INOTIFY_WANTED))
+    for path, wanted in KERNEL_BUDGETS.items():
+        try:
+            if int(path.read_text()) < wanted:
+                path.write_text(str(wanted))
+        except (OSError, ValueError):
+            continue
 
 
 def _parallel(func: Callable[[T], Any], items: Sequence[T]) -> None:

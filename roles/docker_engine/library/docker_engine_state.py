@@ -60,9 +60,9 @@ service:
   returned: always
   type: dict
 config_dir:
-  description: Whether the configuration directory exists.
+  description: C(exists), and when it exists its C(mode) (octal string), C(uid) and C(gid).
   returned: always
-  type: bool
+  type: dict
 swarm:
   description: >-
     The Swarm section of C(docker info) (NodeID, LocalNodeState, ControlAvailable,
@@ -96,7 +96,7 @@ MAX_DAEMON_JSON = 1 << 20
 
 def installed_packages(module, names):
     """The names dpkg reports as installed (the others are absent or half-installed)."""
-    if not names:
+    if not names or not shutil.which("dpkg-query"):  # not Debian: the OS check says so
         return []
     _, out, _ = module.run_command(
         ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n", "--", *names])
@@ -116,6 +116,15 @@ def unit_state(module, unit):
     active = module.run_command([systemctl, "is-active", "--quiet", unit])[0] == 0
     enabled = module.run_command([systemctl, "is-enabled", "--quiet", unit])[0] == 0
     return {"active": active, "enabled": enabled}
+
+
+def directory(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    return {"exists": stat.S_ISDIR(st.st_mode), "mode": f"{stat.S_IMODE(st.st_mode):04o}",
+            "uid": st.st_uid, "gid": st.st_gid}
 
 
 def daemon_json(path):
@@ -180,7 +189,7 @@ def main():
         lists_age=lists_age,
         service=service,
         swarm=swarm_info() if params["swarm"] and service["active"] else None,
-        config_dir=os.path.isdir(params["config_dir"]),
+        config_dir=directory(params["config_dir"]),
         daemon_json=daemon_json(os.path.join(params["config_dir"], "daemon.json")),
     )
 

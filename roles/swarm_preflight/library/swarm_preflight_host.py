@@ -329,33 +329,54 @@ def start_listener(usage, seconds, expect):
 
 def serve(socks, deadline, wanted):
     """Answer probes until the deadline, or until every port in `wanted` was probed by
-    that many distinct addresses (then no peer is left to probe it)."""
+    that many distinct addresses (then no peer is left to probe it).
+
+    Only marked probes count: a TCP connection must send MAGIC first (a swarm member
+    whose dockerd is stopped still gets redials from the others' engines on its free
+    ports), a UDP datagram must start with it (and is echoed).
+    """
     import select
 
     by_fd = {s.fileno(): (s, k, spec) for s, k, spec in socks}
     seen = {spec: set() for spec in wanted}
+    pending = {}  # accepted TCP connection fd -> (conn, spec, peer address, given up at)
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        now = time.monotonic()
+        for fd, (conn, _, _, until) in list(pending.items()):
+            if now >= until:
+                conn.close()
+                del pending[fd]
+        if deadline - now <= 0:
             return
         if wanted and all(len(seen[spec]) >= n for spec, n in wanted.items()):
             return
-        ready, _, _ = select.select(list(by_fd), [], [], left)
+        ready, _, _ = select.select(list(by_fd) + list(pending), [], [],
+                                    min(deadline - now, 0.5))
         for fd in ready:
+            if fd in pending:
+                conn, spec, peer, _ = pending.pop(fd)
+                try:
+                    marked = conn.recv(64).startswith(MAGIC)
+                except OSError:
+                    marked = False
+                conn.close()
+                if marked and spec in seen:
+                    seen[spec].add(peer)
+                continue
             sock, kind, spec = by_fd[fd]
             try:
                 if kind == socket.SOCK_STREAM:
-                    conn, peer = sock.accept()
-                    conn.close()
-                else:
-                    data, peer = sock.recvfrom(512)
-                    if not data.startswith(MAGIC):
-                        continue
-                    sock.sendto(data, peer)
+                    conn, addr = sock.accept()
+                    pending[conn.fileno()] = (conn, spec, addr[0], time.monotonic() + 5)
+                    continue
+                data, addr = sock.recvfrom(512)
+                if not data.startswith(MAGIC):
+                    continue
+                sock.sendto(data, addr)
             except OSError:
                 continue
             if spec in seen:
-                seen[spec].add(peer[0])
+                seen[spec].add(addr[0])
 
 
 def main():

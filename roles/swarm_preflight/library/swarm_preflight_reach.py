@@ -55,6 +55,7 @@ listener_gone:
   type: bool
 """
 
+import contextlib
 import os
 import socket
 import time
@@ -72,8 +73,11 @@ def probe(item, timeout):
     result = dict(item, ok=False, error="")
     try:
         if proto == "tcp":
-            with socket.create_connection((address, port), timeout=timeout):
+            with socket.create_connection((address, port), timeout=timeout) as conn:
                 result["ok"] = True
+                if item.get("marked"):  # the peer's listener counts marked probes only
+                    with contextlib.suppress(OSError):
+                        conn.sendall(MAGIC)
         else:
             nonce = MAGIC + b" " + os.urandom(8).hex().encode()
             with socket.socket(family, socket.SOCK_DGRAM) as sock:
@@ -110,8 +114,10 @@ def plan(peers, managers):
             use = (peer.get("ports") or {}).get(spec, {})
             served = spec in listening or (proto == "tcp" and use.get("process") == "dockerd")
             if served:
+                # Marked (MAGIC sent) only towards the temporary listener, never dockerd.
                 probes.append({"peer": peer.get("name"), "address": address,
-                               "port": int(port), "proto": proto})
+                               "port": int(port), "proto": proto,
+                               "marked": spec in listening})
     return probes
 
 
@@ -129,6 +135,13 @@ def listener_gone(listener, settle):
     return True
 
 
+def run_probes(probes, timeout):
+    if not probes:
+        return []
+    with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
+        return list(pool.map(lambda p: probe(p, timeout), probes))
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -141,10 +154,7 @@ def main():
         supports_check_mode=True,
     )
     probes = plan(module.params["peers"], module.params["managers"])
-    results = []
-    if probes:
-        with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
-            results = list(pool.map(lambda p: probe(p, module.params["timeout"]), probes))
+    results = run_probes(probes, module.params["timeout"])
     gone = listener_gone(module.params["listener"], module.params["settle"])
     module.exit_json(changed=False, reach=results, listener_gone=gone)
 
