@@ -91,7 +91,8 @@ def test_drift_is_repaired_only_where_it_is(cluster):
     A converged host costs one probe in docker_engine: this proves that the probe sees
     what differs, and that the steps it skips still run where they are needed.
     """
-    stopped, edited = cluster.lab.workers[0], cluster.lab.workers[-1]
+    # a manager's daemon.json: its restart must wait until it is back in the Raft group
+    stopped, edited = cluster.lab.workers[0], cluster.lab.managers[1]
     wanted = node_exec(edited.container, "cat", "/etc/docker/daemon.json")
     node_exec(stopped.container, "systemctl", "stop", "docker.socket", "docker")
     node_exec(edited.container, "sh", "-c", 'echo "{}" > /etc/docker/daemon.json')
