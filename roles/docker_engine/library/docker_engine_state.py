@@ -118,13 +118,17 @@ def unit_state(module, unit):
     return {"active": active, "enabled": enabled}
 
 
+def ownership(st):
+    """Mode (octal string), uid and gid of a stat result, as the role compares them."""
+    return {"mode": f"{stat.S_IMODE(st.st_mode):04o}", "uid": st.st_uid, "gid": st.st_gid}
+
+
 def directory(path):
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return {"exists": False}
-    return {"exists": stat.S_ISDIR(st.st_mode), "mode": f"{stat.S_IMODE(st.st_mode):04o}",
-            "uid": st.st_uid, "gid": st.st_gid}
+    return {"exists": stat.S_ISDIR(st.st_mode), **ownership(st)}
 
 
 def daemon_json(path):
@@ -136,8 +140,7 @@ def daemon_json(path):
     if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_DAEMON_JSON:
         with open(path, "rb") as fh:
             checksum = hashlib.sha1(fh.read()).hexdigest()  # a checksum, as copy computes it
-    return {"exists": True, "checksum": checksum, "mode": f"{stat.S_IMODE(st.st_mode):04o}",
-            "uid": st.st_uid, "gid": st.st_gid}
+    return {"exists": True, "checksum": checksum, **ownership(st)}
 
 
 def swarm_info():

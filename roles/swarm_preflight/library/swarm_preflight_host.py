@@ -4,7 +4,7 @@
 Changes nothing on the host: it reads /etc/os-release, /proc, /sys and `docker info`,
 and starts a temporary listener process on the swarm ports that are free, so that the
 other hosts can probe them before Docker runs. The listener exits once every expected
-peer has probed every port it listens on (`expect`), else when swarm_preflight_listener
+peer has probed every port it listens on (`expect_peers`), else when swarm_preflight_listener
 stops it, and in any case after `listen_seconds`.
 """
 
@@ -47,13 +47,14 @@ options:
     description: On an active manager, list the swarm's node IDs.
     type: bool
     default: false
-  expect:
+  expect_peers:
     description: >-
-      Per port (C(PORT/PROTO)), how many peers will probe it. The listener exits as
-      soon as that many distinct addresses probed each of its ports that is listed
-      here; ports not listed do not hold it. Empty: it waits to be stopped.
-    type: dict
-    default: {}
+      How many other hosts will probe this one. The listener then listens only on the
+      ports they probe (2377/tcp on a manager only, see O(list_nodes)) and exits as soon
+      as that many distinct addresses probed each of them. 0: it listens on every free
+      swarm port and waits to be stopped.
+    type: int
+    default: 0
 author: swarmctl
 """
 
@@ -76,9 +77,7 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarm_preflight_proc import start_time
-
-MAGIC = b"swarmctl-preflight"
+from ansible.module_utils.swarm_preflight_proc import MAGIC, probed_ports, start_time
 
 
 def os_release():
@@ -288,10 +287,13 @@ def swarm_state(list_nodes):
 
 
 def start_listener(usage, seconds, expect):
-    """Bind the free ports, then fork a detached process serving them until a deadline."""
+    """Bind the free ports, then fork a detached process serving them until a deadline.
+
+    `expect`: {port: number of peers that will probe it}; when given, only those ports
+    are listened on (not 2377 on a worker), and the listener exits once all probed.
+    """
     socks, listening = [], []
     for spec, use in usage.items():
-        # With `expect`, only the ports that peers will probe (not 2377 on a worker).
         if use["state"] != "free" or (expect and spec not in expect):
             continue
         port, proto = spec.split("/")
@@ -391,7 +393,7 @@ def main():
             "listen": {"type": "bool", "default": True},
             "listen_seconds": {"type": "int", "default": 60},
             "list_nodes": {"type": "bool", "default": False},
-            "expect": {"type": "dict", "default": {}},
+            "expect_peers": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
@@ -423,8 +425,10 @@ def main():
         "listener": {"pid": 0, "start_time": "", "ports": []},
     }
     if module.params["listen"]:
-        pid, listening = start_listener(usage, module.params["listen_seconds"],
-                                        module.params["expect"])
+        peers = module.params["expect_peers"]
+        expect = {spec: peers for spec in probed_ports(module.params["list_nodes"])} \
+            if peers > 0 else {}
+        pid, listening = start_listener(usage, module.params["listen_seconds"], expect)
         if pid:
             facts["listener"] = {"pid": pid, "start_time": start_time(pid), "ports": listening}
     module.exit_json(changed=False, preflight=facts)

@@ -62,9 +62,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarm_preflight_proc import start_time
-
-MAGIC = b"swarmctl-preflight"
+from ansible.module_utils.swarm_preflight_proc import MAGIC, probed_ports, start_time
 
 
 def probe(item, timeout):
@@ -106,8 +104,7 @@ def plan(peers, managers):
         address = (peer.get("advertise") or {}).get("address")
         if not address:
             continue
-        wanted = (["2377/tcp"] if peer.get("name") in managers else []) + \
-            ["7946/tcp", "7946/udp", "4789/udp"]
+        wanted = probed_ports(peer.get("name") in managers)
         listening = (peer.get("listener") or {}).get("ports") or []
         for spec in wanted:
             port, proto = spec.split("/")
