@@ -156,12 +156,12 @@ def collect(events: Iterable[dict[str, Any]], hosts: Iterable[str]) -> dict[str,
         action = data.get("resolved_action") or data.get("task_action") or ""
         short = action.rsplit(".", 1)[-1]
         if kind == "runner_on_unreachable":
-            obs[host].unreachable = _message(res)
+            obs[host].unreachable = ansible_message(res)
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
             if short == _TASK_REACH:
-                obs[host].reach_failed = _message(res)
+                obs[host].reach_failed = ansible_message(res)
             elif short == _TASK_HOST or obs[host].facts is None:
-                obs[host].failed = obs[host].failed or _message(res)
+                obs[host].failed = obs[host].failed or ansible_message(res)
         elif kind == "runner_on_ok":
             if short == _TASK_HOST and isinstance(res.get("preflight"), dict):
                 obs[host].facts = res["preflight"]
@@ -173,7 +173,7 @@ def collect(events: Iterable[dict[str, Any]], hosts: Iterable[str]) -> dict[str,
     return obs
 
 
-def _message(res: dict[str, Any]) -> str:
+def ansible_message(res: dict[str, Any]) -> str:
     msg = res.get("msg") or res.get("stderr") or res.get("module_stderr") or ""
     if isinstance(msg, list):
         msg = "; ".join(str(m) for m in msg)
@@ -249,6 +249,16 @@ def _access(host, ob: Observation) -> list[Verdict]:
         return [*verdicts, Verdict(name, "probe", "fail", "the host was not probed",
                                    "rerun with -vvv and look at the run folder")]
     return [*verdicts, Verdict(name, "sudo", "pass", "passwordless sudo works")]
+
+
+def access_failure(host, *, unreachable: str | None = None,
+                   failed: str | None = None) -> Verdict | None:
+    """The failed ssh or sudo verdict, with its fix, for a host whose first task failed
+    with this message (Ansible's); None when the failure is about something else."""
+    verdicts = _access(host, Observation(host.name, unreachable=unreachable, failed=failed,
+                                         facts={}))
+    return next((v for v in verdicts if v.status == "fail" and v.check in ("ssh", "sudo")),
+                None)
 
 
 def _ssh_detail(msg: str) -> str:

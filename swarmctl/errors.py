@@ -4,7 +4,7 @@ Exit codes (documented in the README):
   0  success
   1  a run failed on the hosts (Ansible failed, a deploy did not converge)
   2  bad input: inventory, spec or command line; nothing was touched
-  3  preflight checks failed; nothing was changed
+  3  preflight checks failed, or the manager deploy uses cannot deploy; nothing was changed
 """
 
 from __future__ import annotations

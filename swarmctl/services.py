@@ -20,12 +20,14 @@ from rich.console import Console
 from swarmctl import remote
 from swarmctl import spec as specmod
 from swarmctl.cluster import Node
-from swarmctl.errors import RunError
-from swarmctl.inventory import Inventory
+from swarmctl.errors import PreflightError, RunError
+from swarmctl.inventory import Host, Inventory
 from swarmctl.progress import Progress
 from swarmctl.runner import RunResult, raise_for_failures, run_playbook
 
 WAIT_TASK = "Wait until every declared service has converged."
+# The play's first task on the manager; it also refuses a host that cannot deploy.
+SNAPSHOT_TASK = "Record the services' update state before changing them."
 WARNING_MARKS = ("swarm_services_ipvs_missing: ", "swarm_services_ipsec_missing: ")
 
 
@@ -66,6 +68,42 @@ def _warnings(result: RunResult) -> list[str]:
     return found
 
 
+def _shown(progress: Progress):
+    """Progress without the play's title (the status line names it) and without the first
+    task's failure: a refusal there is reported as the one error line."""
+
+    def handler(event: dict[str, Any]) -> None:
+        kind, data = event.get("event"), event.get("event_data", {})
+        if kind == "playbook_on_play_start" or (
+                kind in ("runner_on_failed", "runner_on_unreachable")
+                and data.get("task") == SNAPSHOT_TASK):
+            return
+        progress(event)
+
+    return handler
+
+
+def _refusal(result: RunResult, manager: Host) -> str | None:
+    """Why the manager refused the deploy in the play's first task (SSH, sudo, Docker,
+    not an active manager), as one line with the fix; None when it did not. Nothing
+    was changed then: the first task only reads."""
+    from swarmctl import checks
+
+    for ev in result.events:
+        kind, data = ev.get("event"), ev.get("event_data", {})
+        res = data.get("res") or {}
+        if kind == "runner_on_unreachable":
+            verdict = checks.access_failure(manager, unreachable=checks.ansible_message(res))
+        elif kind == "runner_on_failed" and data.get("task") == SNAPSHOT_TASK:
+            if res.get("manager_problem"):
+                return f"{manager.name}: {res.get('msg')}"
+            verdict = checks.access_failure(manager, failed=checks.ansible_message(res))
+        else:
+            continue
+        return verdict.line() if verdict else None
+    return None
+
+
 def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Console,
            timeout: int = 300) -> Deployed:
     """Converge the cluster to the spec. RunError when it fails or does not converge."""
@@ -78,7 +116,10 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
     }
     with Progress(console, "deploying", active=not verbosity) as progress:
         result = run_playbook("services.yml", inv.path, verb="deploy", extravars=extravars,
-                              verbosity=verbosity, on_event=progress)
+                              verbosity=verbosity, on_event=_shown(progress))
+    refused = _refusal(result, manager)
+    if refused:
+        raise PreflightError(f"cannot deploy from {refused}; nothing was changed")
     warnings = _warnings(result)
     waited = _events_of(result, WAIT_TASK)
     services = list(waited[-1][1].get("services", [])) if waited else []

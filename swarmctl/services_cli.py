@@ -36,13 +36,13 @@ def deploy(
     timeout: Annotated[int, typer.Option(
         "--timeout", help="Seconds to wait for the services to converge.")] = 300,
     verbose: VerboseOpt = 0,
-    skip_checks: Annotated[bool, typer.Option(
-        "--skip-checks", help="Do not run the preflight checks first.")] = False,
 ) -> None:
     """Converge the swarm's networks, secrets, configs, services and stacks to a spec.
 
-    Validates the spec first (nothing is applied when it is wrong), applies it from one
-    manager and waits until every service has converged. An update that fails is rolled
+    Validates the spec first (nothing is applied when it is wrong), then applies it from
+    the first manager that answers, once that manager proved it can (Docker answers, it
+    manages an active, unlocked swarm: exit 3 otherwise, nothing changed), and waits
+    until every service has converged. An update that fails is rolled
     back by swarm: the old version keeps serving and deploy exits 1 naming the service.
     A re-run without changes changes nothing and restarts no task.
     """
@@ -53,10 +53,6 @@ def deploy(
     inv = invmod.load(inventory)
     spec = specmod.load(spec_file)
     started = time.monotonic()
-    if not skip_checks:  # the same preflight as provision: exit 3 before anything changes
-        from swarmctl import checks
-
-        checks.require(inv, console=err, verbosity=verbose, report_console=out)
     done = services.deploy(inv, spec_file, verbosity=verbose, console=err, timeout=timeout)
     for warning in done.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)

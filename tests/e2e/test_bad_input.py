@@ -1,4 +1,5 @@
-"""Bad hosts, refused cleanly by the preflight checks of `swarmctl provision`.
+"""Bad hosts, refused cleanly by the preflight checks of `swarmctl provision`, and by
+the manager check that opens `swarmctl deploy`.
 
 Each case breaks one thing on a real lab node (or in the inventory pointing at it), runs
 the real CLI and checks: exit 3, exactly one line on stderr naming the host, the check
@@ -33,6 +34,7 @@ from tests.conftest import (
 pytestmark = pytest.mark.e2e
 
 PREFLIGHT_FAILED = 3
+WEB_SPEC = Path(__file__).resolve().parents[2] / "examples" / "my-web" / "lab-v1-x3.yml"
 SWARM_PORTS = (":2377 ", ":7946 ", ":4789 ")
 
 
@@ -90,6 +92,17 @@ def _refused(inventory: Path, *says: str, verb: str = "provision") -> str:
     cli: Cli = swarmctl(verb, str(inventory), timeout=300, env={"HOME": str(home)})
     line = assert_refused(cli, PREFLIGHT_FAILED, *says, prefix="error: preflight failed: ")
     assert "Preflight checks" in cli.stdout  # the table, on stdout
+    return line
+
+
+def _deploy_refused(inventory: Path, *says: str) -> str:
+    """`swarmctl deploy` of a valid spec, refused by its manager check (exit 3)."""
+    home = inventory.parent / "home"
+    home.mkdir(exist_ok=True)
+    cli: Cli = swarmctl("deploy", "-i", str(inventory), str(WEB_SPEC), timeout=300,
+                        env={"HOME": str(home)})
+    line = assert_refused(cli, PREFLIGHT_FAILED, *says, "nothing was changed",
+                          prefix="error: cannot deploy from ")
     return line
 
 
@@ -236,6 +249,44 @@ def test_check_alone_passes_on_bare_nodes_and_changes_nothing(bare, untouched):
     assert "hosts ready" in cli.stdout
     if not Path("/proc/net/ip_vs").exists():  # this machine's kernel has no IPVS
         assert "routing mesh" in cli.stdout and "mode: host" in cli.stdout
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+def test_deploy_on_bare_nodes_says_to_provision_first(bare, tmp_path, untouched):
+    manager = bare.managers[0]
+    _deploy_refused(_inventory(bare, tmp_path), f"{manager.name}: ",
+                    "Docker SDK for Python (python3-docker) is missing",
+                    "run `swarmctl provision` first")
+
+
+def test_deploy_with_a_wrong_ssh_key(bare, tmp_path, untouched):
+    from swarmctl.lab.lab import ensure_key
+
+    other_key = ensure_key(lab_name("badin-deploykey"))
+    manager = bare.managers[0].name
+    try:
+        def edit(data):
+            _hosts(data, "swarm_managers")[manager]["ansible_ssh_private_key_file"] = \
+                str(other_key)
+
+        _deploy_refused(_inventory(bare, tmp_path, edit=edit), f"{manager}: ssh:",
+                        "refused", "ansible_ssh_private_key_file")
+    finally:
+        import shutil
+
+        shutil.rmtree(other_key.parent, ignore_errors=True)
+
+
+def test_deploy_without_sudo(bare, tmp_path, untouched):
+    manager = bare.managers[0]
+    node_exec(manager.container, "mv", "/etc/sudoers.d/swarm", "/root/sudoers-swarm.bak")
+    try:
+        _deploy_refused(_inventory(bare, tmp_path), f"{manager.name}: sudo:", "password",
+                        "NOPASSWD")
+    finally:
+        node_exec(manager.container, "mv", "/root/sudoers-swarm.bak", "/etc/sudoers.d/swarm")
 
 
 # --------------------------------------------------------------------------- foreign swarm

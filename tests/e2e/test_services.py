@@ -19,10 +19,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import (
     REPO,
     _lab_down,
+    assert_refused,
     changed_counts,
     lab_name,
     node_exec,
@@ -370,3 +372,21 @@ def _try_get(address: str, port: int) -> str:
         return http_get(address, port)
     except OSError:
         return ""
+
+
+def test_deploy_from_a_worker_is_refused_and_changes_nothing(cluster, tmp_path):
+    """An inventory whose only 'manager' is a swarm worker: deploy says so (exit 3)
+    before it creates anything."""
+    worker = cluster.lab.workers[0]
+    data = yaml.safe_load(cluster.inventory.read_text())
+    groups = data["all"]["children"]
+    groups["swarm_managers"]["hosts"] = {worker.name: groups["swarm_workers"]["hosts"]
+                                         [worker.name]}
+    groups["swarm_workers"]["hosts"] = {}
+    inventory = tmp_path / "worker-as-manager.yml"
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = node_exec(cluster.leader, "docker", "service", "ls", "-q")
+    cli = deploy(inventory, EXAMPLE / "lab-v1-x3.yml")
+    assert_refused(cli, 3, f"{worker.name}: this host is a swarm worker, not a manager",
+                   "nothing was changed", prefix="error: cannot deploy from ")
+    assert node_exec(cluster.leader, "docker", "service", "ls", "-q") == before

@@ -5,9 +5,11 @@ DOCUMENTATION = r"""
 module: swarm_services_converge
 short_description: Snapshot swarm services before a deploy, wait until they converge after.
 description:
-  - With O(phase=snapshot), records each service's update status, so that a later wait
-    can tell an update of this run from an old one; also reports whether the kernel has
-    IPVS (needed by the ingress routing mesh).
+  - With O(phase=snapshot), first checks that the host can deploy (Docker answers, the
+    host is a manager of an active, unlocked swarm) and fails with what to do when it
+    cannot; then records each service's update status, so that a later wait can tell an
+    update of this run from an old one; also reports whether the kernel has IPVS (needed
+    by the ingress routing mesh) and IPsec ESP with AES-GCM.
   - With O(phase=wait), polls the services until each has converged (its update
     completed and as many tasks of the current spec running as desired; one-shot
     services, restart condition none, when their tasks completed), rolled back, paused,
@@ -52,6 +54,11 @@ ipvs:
 ipsec:
   description: Whether the kernel has ESP and AES-GCM, which encrypted overlay networks need.
   returned: phase=snapshot
+  type: bool
+manager_problem:
+  description: Set when the host cannot deploy (no Docker SDK, Docker not answering, not
+    a manager of an active, unlocked swarm); RV(msg) says why and what to do.
+  returned: failure
   type: bool
 services:
   description: Per service its state (converged, rolled_back, paused, failed, timeout),
@@ -234,6 +241,27 @@ class Observer:
         return out
 
 
+def manager_problem(api):
+    """Why this host cannot deploy (one line with the fix), or None."""
+    try:
+        swarm = api.info().get("Swarm") or {}
+    except Exception as exc:  # the daemon is down or its socket is missing
+        detail = " ".join(str(exc).split())[:160]
+        return (f"Docker does not answer on this host ({detail}); start it "
+                "(systemctl start docker) or run `swarmctl provision` first")
+    state = swarm.get("LocalNodeState") or "inactive"
+    if state == "locked":
+        return ("the swarm is locked on this manager (autolock, after a restart of Docker); "
+                "unlock it with `docker swarm unlock` and the unlock key, then deploy again")
+    if state != "active":
+        return (f"this host is not in a swarm (its swarm state is {state}); build the swarm "
+                "with `swarmctl provision` first")
+    if not swarm.get("ControlAvailable"):
+        return ("this host is a swarm worker, not a manager; services are deployed from a "
+                "manager: list this host under swarm_managers only if it is one")
+    return None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -246,8 +274,9 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_DOCKER:
-        module.fail_json(msg="the Docker SDK for Python is missing on this manager; "
-                             "install python3-docker")
+        module.fail_json(msg="the Docker SDK for Python (python3-docker) is missing on this "
+                             "host; run `swarmctl provision` first, it installs Docker and "
+                             "the SDK", manager_problem=True)
     api = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
     obs = Observer(api)
     p = module.params
@@ -260,6 +289,9 @@ def main():
         return out
 
     if p["phase"] == "snapshot":
+        problem = manager_problem(api)
+        if problem:
+            module.fail_json(msg=problem, manager_problem=True)
         snap = {}
         for name in all_names():
             svc = obs.service(name)
