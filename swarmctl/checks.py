@@ -9,7 +9,8 @@ fixtures (facts in → verdicts out):
     print_report(console, report)
 
 `require(inv, console=...)` does all of it and raises PreflightError (exit 3) when a
-check fails; `provision` and `deploy` call it before they change anything.
+check fails (`swarmctl check`); `provision` runs the same probes and judgement inside
+its own playbook run, through `Gate`, and changes nothing unless they pass.
 """
 
 from __future__ import annotations
@@ -621,3 +622,73 @@ def require(inv: Inventory, *, console: Console, verbosity: int = 0,
     if not report.ok:
         raise PreflightError(report.summary())
     return report
+
+
+# --------------------------------------------------------------------------- the gate
+
+GATE_PLAY = "Stop unless every preflight check passed"
+
+
+class Gate:
+    """Judges the checks inside a `playbooks/provision.yml` run, as its events arrive.
+
+    provision.yml runs check.yml, then a gate play that waits for a verdict file, then
+    site.yml. When the gate play starts, every check event has arrived: the gate judges
+    them, prints the table and writes `{"ok": ...}` to the file, which lets the run go
+    on or stops it there, before anything changed. Until then it passes only the status
+    line to `progress` (the table reports failures); after a failed verdict, nothing.
+    """
+
+    def __init__(self, inv: Inventory, verdict: Path, progress, report_console: Console,
+                 pause=None) -> None:
+        self.inv = inv
+        self.verdict = verdict
+        self.progress = progress
+        self.report_console = report_console
+        self.pause = pause  # a context manager that hides the live status line
+        self.report: Report | None = None
+        self._events: list[dict[str, Any]] = []
+        self._started = time.monotonic()
+
+    def judge(self, events: Iterable[dict[str, Any]]) -> Report:
+        report = evaluate(self.inv, collect(events, [h.name for h in self.inv.hosts]))
+        report.elapsed = time.monotonic() - self._started
+        return report
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if self.report is None:
+            if kind == "playbook_on_play_start" and \
+                    (event.get("event_data") or {}).get("play") == GATE_PLAY:
+                self.report = self.judge(self._events)
+                if self.report.ok:
+                    self.show()
+                partial = self.verdict.with_suffix(".partial")
+                partial.write_text(f'{{"ok": {str(self.report.ok).lower()}}}')
+                partial.replace(self.verdict)  # the gate never reads half a file
+                return
+            self._events.append(event)
+            if kind not in ("runner_on_failed", "runner_on_unreachable",
+                            "playbook_on_play_start"):
+                self.progress(event)
+        elif self.report.ok:
+            self.progress(event)
+
+    def show(self) -> None:
+        if self.pause is None:
+            print_report(self.report_console, self.report)
+            return
+        with self.pause():
+            print_report(self.report_console, self.report)
+
+    def outcome(self, events: list[dict[str, Any]]) -> Report:
+        """The report after the run (also when it ended before the gate: every host
+        failed a check); PreflightError, with the table printed, when a check failed."""
+        if self.report is None:
+            self.report = self.judge(events)
+            if self.report.ok:
+                self.show()
+        if not self.report.ok:
+            print_report(self.report_console, self.report)
+            raise PreflightError(self.report.summary())
+        return self.report

@@ -74,9 +74,8 @@ def provision(
     for warning in inv.warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     started = time.monotonic()
-    if not skip_checks:
-        _preflight(inv, verbose)
-    result = cluster.provision(inv, verbosity=verbose, console=err)
+    result = cluster.provision(inv, verbosity=verbose, console=err, checks=not skip_checks,
+                               report_console=out)
     nodes = cluster.nodes_from(result)
     report.print_nodes(out, nodes)
     out.print(

@@ -1,8 +1,15 @@
-"""Provisioning: run site.yml with live progress and read the cluster from its events."""
+"""Provisioning: run the playbook with live progress and read the cluster from its events.
+
+With the preflight checks (the default), `playbooks/provision.yml` runs them, waits at a
+gate for swarmctl's verdict (checks.Gate judges the probes' events as they arrive), then
+runs site.yml: one ansible-playbook run. Without them, site.yml alone.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -52,11 +59,31 @@ def forks_for(inv: Inventory) -> int:
     return len(inv.hosts)
 
 
-def provision(inv: Inventory, *, verbosity: int = 0, console: Console) -> RunResult:
-    """Run site.yml against the inventory; raise RunError when it fails."""
-    with Progress(console, "provisioning", active=not verbosity) as progress:
-        result = run_playbook("site.yml", inv.path, verb="provision", verbosity=verbosity,
-                              forks=forks_for(inv), on_event=progress)
+def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
+              checks: bool = True, report_console: Console | None = None) -> RunResult:
+    """Check the hosts (unless `checks` is false), then run site.yml against them.
+
+    PreflightError (exit 3, the table printed to `report_console`) when a check fails,
+    before anything changed; RunError when the run fails.
+    """
+    if not checks:
+        with Progress(console, "provisioning", active=not verbosity) as progress:
+            result = run_playbook("site.yml", inv.path, verb="provision",
+                                  verbosity=verbosity, forks=forks_for(inv), on_event=progress)
+        raise_for_failures(result, "provisioning")
+        return result
+
+    from swarmctl.checks import Gate
+    from swarmctl.console import out
+
+    with tempfile.TemporaryDirectory(prefix="swarmctl-") as tmp, \
+            Progress(console, "preflight checks", active=not verbosity) as progress:
+        verdict = Path(tmp) / "verdict.json"
+        gate = Gate(inv, verdict, progress, report_console or out, pause=progress.paused)
+        result = run_playbook("provision.yml", inv.path, verb="provision",
+                              extravars={"swarmctl_preflight_verdict": str(verdict)},
+                              verbosity=verbosity, forks=forks_for(inv), on_event=gate)
+    gate.outcome(result.events)
     raise_for_failures(result, "provisioning")
     return result
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -40,6 +42,18 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self.status:
             self.status.__exit__(None, None, None)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hide the status line while something else is printed."""
+        if self.status is None:
+            yield
+            return
+        self.status.stop()
+        try:
+            yield
+        finally:
+            self.status.start()
 
     def _line(self) -> str:
         elapsed = time.monotonic() - self.started

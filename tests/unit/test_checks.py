@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,85 @@ def test_evaluate_does_not_modify_its_input(inv):
     before = copy.deepcopy({k: v.facts for k, v in obs.items()})
     checks.evaluate(inv, obs)
     assert {k: v.facts for k, v in obs.items()} == before
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _check_events(inv, obs) -> list[dict]:
+    events = [{"event": "playbook_on_play_start",
+               "event_data": {"play": "Check every host before anything changes"}}]
+    for name, ob in obs.items():
+        if ob.unreachable:
+            events.append(_event("runner_on_unreachable", name, "swarm_preflight_host",
+                                 {"msg": ob.unreachable}))
+            continue
+        events.append(_event("runner_on_ok", name, "swarm_preflight_host",
+                             {"preflight": ob.facts}, _iso(T0), _iso(T0 + 1)))
+        events.append(_event("runner_on_ok", name, "swarm_preflight_reach", {"reach": ob.reach}))
+    return events
+
+
+def _gate_play() -> dict:
+    return {"event": "playbook_on_play_start", "event_data": {"play": checks.GATE_PLAY}}
+
+
+def _later() -> list[dict]:
+    return [{"event": "playbook_on_play_start", "event_data": {"play": "Install"}},
+            _event("runner_on_failed", "m1", "apt", {"msg": "boom"})]
+
+
+def _run_gate(inv, obs, tmp_path):
+    from rich.console import Console
+
+    seen: list[dict] = []
+    table = Console(file=io.StringIO(), record=True, width=200)
+    gate = checks.Gate(inv, tmp_path / "verdict.json", seen.append, table)
+    for event in [*_check_events(inv, obs), _gate_play(), *_later()]:
+        gate(event)
+    return gate, seen, table
+
+
+def test_gate_lets_healthy_hosts_through_and_shows_the_table(inv, tmp_path):
+    gate, seen, table = _run_gate(inv, _healthy(inv), tmp_path)
+    assert (tmp_path / "verdict.json").read_text() == '{"ok": true}'
+    shown = table.export_text()
+    assert "Preflight checks" in shown and "4 hosts ready" in shown
+    # during the checks: the status line only; after the gate: everything
+    assert [e["event"] for e in seen] == ["runner_on_ok"] * 8 + ["playbook_on_play_start",
+                                                                  "runner_on_failed"]
+    assert gate.outcome([]).ok
+
+
+def test_gate_stops_on_a_failed_check_and_says_why(inv, tmp_path):
+    obs = _healthy(inv)
+    obs["m2"] = Observation("m2", unreachable="Failed to connect to the host via ssh: "
+                                              "ssh: connect to host 10.0.0.12 port 22: timed out")
+    gate, seen, table = _run_gate(inv, obs, tmp_path)
+    assert (tmp_path / "verdict.json").read_text() == '{"ok": false}'
+    assert not any(e["event"] in ("runner_on_unreachable", "runner_on_failed") for e in seen)
+    assert table.export_text() == ""  # the table comes with the error, from outcome()
+    with pytest.raises(checks.PreflightError, match=r"m2: ssh: cannot connect to 10\.0\.0\.12"):
+        gate.outcome([])
+    assert "FAIL" in table.export_text()
+
+
+def test_gate_judges_after_the_run_when_it_ended_before_the_gate(inv, tmp_path):
+    from rich.console import Console
+
+    obs = {h.name: Observation(h.name, unreachable="Failed to connect to the host via ssh: "
+                                                   "Connection refused") for h in inv.hosts}
+    table = Console(file=io.StringIO(), record=True, width=200)
+    gate = checks.Gate(inv, tmp_path / "verdict.json", lambda e: None, table)
+    events = _check_events(inv, obs)
+    for event in events:
+        gate(event)
+    assert not (tmp_path / "verdict.json").exists()
+    with pytest.raises(checks.PreflightError, match="ssh"):
+        gate.outcome(events)
