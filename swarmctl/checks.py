@@ -158,9 +158,11 @@ def collect(events: Iterable[dict[str, Any]], hosts: Iterable[str]) -> dict[str,
         short = action.rsplit(".", 1)[-1]
         if kind == "runner_on_unreachable":
             obs[host].unreachable = ansible_message(res)
-        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            if short == _TASK_REACH:
+        elif kind == "runner_on_failed":
+            if short == _TASK_REACH:  # its errors are ignored in the play: a warning here
                 obs[host].reach_failed = ansible_message(res)
+            elif data.get("ignore_errors"):
+                continue
             elif short == _TASK_HOST or obs[host].facts is None:
                 obs[host].failed = obs[host].failed or ansible_message(res)
         elif kind == "runner_on_ok":

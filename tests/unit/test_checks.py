@@ -328,6 +328,21 @@ def test_collect_reads_facts_windows_and_failures_from_runner_events():
     assert obs["w1"].failed == "Missing sudo password"
 
 
+def test_a_reach_probe_that_could_not_run_is_a_warning_even_when_ignored(inv):
+    obs = checks.collect([
+        _event("runner_on_ok", "m1", "swarm_preflight_host", {"preflight": _facts("m1", "10.0.0.11")},
+               "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00"),
+        {"event": "runner_on_failed", "event_data": {
+            "host": "m1", "task_action": "swarm_preflight_reach", "ignore_errors": True,
+            "res": {"msg": "MODULE FAILURE"}}},
+        {"event": "runner_on_failed", "event_data": {
+            "host": "m1", "task_action": "swarm_preflight_listener", "ignore_errors": True,
+            "res": {"msg": "no such process"}}},
+    ], ["m1"])
+    assert obs["m1"].reach_failed == "MODULE FAILURE"
+    assert obs["m1"].failed is None
+
+
 def test_evaluate_does_not_modify_its_input(inv):
     obs = _healthy(inv)
     before = copy.deepcopy({k: v.facts for k, v in obs.items()})
