@@ -12,9 +12,11 @@ Lab names are unique to the test session (conftest.lab_name).
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -139,32 +141,47 @@ def test_unreachable_host(bare, tmp_path, untouched):
     _refused(inv, "ghost: ssh:", f"cannot connect to {ghost}:22", "check ansible_host")
 
 
-def test_wrong_ssh_key(bare, tmp_path, untouched):
+def _with_key(lab, tmp_path: Path, group: str, host: str, key: Path) -> Path:
+    """The lab's inventory with another SSH key for one host."""
+    def edit(data):
+        _hosts(data, group)[host]["ansible_ssh_private_key_file"] = str(key)
+
+    return _inventory(lab, tmp_path, edit=edit)
+
+
+@contextmanager
+def _foreign_key(tag: str) -> Iterator[Path]:
+    """An SSH key that no lab node accepts."""
     from swarmctl.lab.lab import ensure_key
 
-    other_key = ensure_key(lab_name("badin-otherkey"))
-    worker = bare.workers[0].name
+    key = ensure_key(lab_name(tag))
     try:
-        def edit(data):
-            _hosts(data, "swarm_workers")[worker]["ansible_ssh_private_key_file"] = \
-                str(other_key)
-
-        inv = _inventory(bare, tmp_path, edit=edit)
-        _refused(inv, f"{worker}: ssh:", "refused", "Permission denied",
-                 "ansible_ssh_private_key_file")
+        yield key
     finally:
-        import shutil
+        shutil.rmtree(key.parent, ignore_errors=True)
 
-        shutil.rmtree(other_key.parent, ignore_errors=True)
+
+@contextmanager
+def _without_sudo(node) -> Iterator[None]:
+    """The node's SSH user loses its passwordless sudo for the block."""
+    node_exec(node.container, "mv", "/etc/sudoers.d/swarm", "/root/sudoers-swarm.bak")
+    try:
+        yield
+    finally:
+        node_exec(node.container, "mv", "/root/sudoers-swarm.bak", "/etc/sudoers.d/swarm")
+
+
+def test_wrong_ssh_key(bare, tmp_path, untouched):
+    worker = bare.workers[0].name
+    with _foreign_key("badin-otherkey") as key:
+        _refused(_with_key(bare, tmp_path, "swarm_workers", worker, key), f"{worker}: ssh:",
+                 "refused", "Permission denied", "ansible_ssh_private_key_file")
 
 
 def test_user_without_sudo(bare, tmp_path, untouched):
     worker = bare.workers[0]
-    node_exec(worker.container, "mv", "/etc/sudoers.d/swarm", "/root/sudoers-swarm.bak")
-    try:
+    with _without_sudo(worker):
         _refused(_inventory(bare, tmp_path), f"{worker.name}: sudo:", "password", "NOPASSWD")
-    finally:
-        node_exec(worker.container, "mv", "/root/sudoers-swarm.bak", "/etc/sudoers.d/swarm")
 
 
 def test_unsupported_os(bare, tmp_path, untouched):
@@ -262,31 +279,17 @@ def test_deploy_on_bare_nodes_says_to_provision_first(bare, tmp_path, untouched)
 
 
 def test_deploy_with_a_wrong_ssh_key(bare, tmp_path, untouched):
-    from swarmctl.lab.lab import ensure_key
-
-    other_key = ensure_key(lab_name("badin-deploykey"))
     manager = bare.managers[0].name
-    try:
-        def edit(data):
-            _hosts(data, "swarm_managers")[manager]["ansible_ssh_private_key_file"] = \
-                str(other_key)
-
-        _deploy_refused(_inventory(bare, tmp_path, edit=edit), f"{manager}: ssh:",
-                        "refused", "ansible_ssh_private_key_file")
-    finally:
-        import shutil
-
-        shutil.rmtree(other_key.parent, ignore_errors=True)
+    with _foreign_key("badin-deploykey") as key:
+        _deploy_refused(_with_key(bare, tmp_path, "swarm_managers", manager, key),
+                        f"{manager}: ssh:", "refused", "ansible_ssh_private_key_file")
 
 
 def test_deploy_without_sudo(bare, tmp_path, untouched):
     manager = bare.managers[0]
-    node_exec(manager.container, "mv", "/etc/sudoers.d/swarm", "/root/sudoers-swarm.bak")
-    try:
+    with _without_sudo(manager):
         _deploy_refused(_inventory(bare, tmp_path), f"{manager.name}: sudo:", "password",
                         "NOPASSWD")
-    finally:
-        node_exec(manager.container, "mv", "/root/sudoers-swarm.bak", "/etc/sudoers.d/swarm")
 
 
 # --------------------------------------------------------------------------- foreign swarm
