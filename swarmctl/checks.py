@@ -663,11 +663,11 @@ class Gate:
             if kind == "playbook_on_play_start" and \
                     (event.get("event_data") or {}).get("play") == GATE_PLAY:
                 self.report = self.judge(self._events)
-                if self.report.ok:
-                    self.show()
                 partial = self.verdict.with_suffix(".partial")
                 partial.write_text(f'{{"ok": {str(self.report.ok).lower()}}}')
                 partial.replace(self.verdict)  # the gate never reads half a file
+                if self.report.ok:  # after the verdict: a slow terminal cannot hold the run
+                    self.show()
                 return
             self._events.append(event)
             if kind not in ("runner_on_failed", "runner_on_unreachable",
@@ -683,10 +683,14 @@ class Gate:
         with self.pause():
             print_report(self.report_console, self.report)
 
-    def outcome(self, events: list[dict[str, Any]]) -> Report:
+    def outcome(self, events: list[dict[str, Any]]) -> Report | None:
         """The report after the run (also when it ended before the gate: every host
-        failed a check); PreflightError, with the table printed, when a check failed."""
+        failed a check); PreflightError, with the table printed, when a check failed.
+        None when no host was probed at all (the playbook did not start: a syntax error,
+        a missing collection): the run's own error says why."""
         if self.report is None:
+            if not any(str(e.get("event", "")).startswith("runner_on_") for e in events):
+                return None
             self.report = self.judge(events)
             if self.report.ok:
                 self.show()

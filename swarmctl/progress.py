@@ -57,7 +57,10 @@ class Progress:
 
     def _line(self) -> str:
         elapsed = time.monotonic() - self.started
-        where = f"[bold]{self.play}[/]: {self.task}" if self.task else self.title
+        if self.task:
+            where = f"[bold]{self.play}[/]: {self.task}" if self.play else self.task
+        else:
+            where = self.title
         count = f" ({len(self.done)}/{len(self.hosts)} hosts)" if self.hosts else ""
         return f"{where}{count}  [dim]{elapsed:.0f}s[/]"
 

@@ -92,9 +92,11 @@ def _refusal(result: RunResult, manager: Host) -> str | None:
     for ev in result.events:
         kind, data = ev.get("event"), ev.get("event_data", {})
         res = data.get("res") or {}
+        if data.get("task") != SNAPSHOT_TASK:
+            continue
         if kind == "runner_on_unreachable":
             verdict = checks.access_failure(manager, unreachable=checks.ansible_message(res))
-        elif kind == "runner_on_failed" and data.get("task") == SNAPSHOT_TASK:
+        elif kind == "runner_on_failed":
             if res.get("manager_problem"):
                 return f"{manager.name}: {res.get('msg')}"
             verdict = checks.access_failure(manager, failed=checks.ansible_message(res))

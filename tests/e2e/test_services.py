@@ -374,9 +374,8 @@ def _try_get(address: str, port: int) -> str:
         return ""
 
 
-def test_deploy_from_a_worker_is_refused_and_changes_nothing(cluster, tmp_path):
-    """An inventory whose only 'manager' is a swarm worker: deploy says so (exit 3)
-    before it creates anything."""
+def _worker_as_manager(cluster, tmp_path: Path):
+    """An inventory whose only 'manager' is one of the cluster's workers."""
     worker = cluster.lab.workers[0]
     data = yaml.safe_load(cluster.inventory.read_text())
     groups = data["all"]["children"]
@@ -385,8 +384,31 @@ def test_deploy_from_a_worker_is_refused_and_changes_nothing(cluster, tmp_path):
     groups["swarm_workers"]["hosts"] = {}
     inventory = tmp_path / "worker-as-manager.yml"
     inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    return worker, inventory
+
+
+def test_deploy_from_a_worker_is_refused_and_changes_nothing(cluster, tmp_path):
+    """An inventory whose only 'manager' is a swarm worker: deploy says so (exit 3)
+    before it creates anything."""
+    worker, inventory = _worker_as_manager(cluster, tmp_path)
     before = node_exec(cluster.leader, "docker", "service", "ls", "-q")
     cli = deploy(inventory, EXAMPLE / "lab-v1-x3.yml")
     assert_refused(cli, 3, f"{worker.name}: this host is a swarm worker, not a manager",
                    "nothing was changed", prefix="error: cannot deploy from ")
     assert node_exec(cluster.leader, "docker", "service", "ls", "-q") == before
+
+
+def test_deploy_from_a_host_whose_docker_is_stopped_says_so(cluster, tmp_path):
+    worker, inventory = _worker_as_manager(cluster, tmp_path)
+    # the socket too: a request to it would start Docker again
+    node_exec(worker.container, "systemctl", "stop", "docker.socket", "docker.service")
+    try:
+        cli = deploy(inventory, EXAMPLE / "lab-v1-x3.yml")
+        assert_refused(cli, 3, f"{worker.name}: Docker does not answer on this host",
+                       "systemctl start docker", "nothing was changed",
+                       prefix="error: cannot deploy from ")
+    finally:
+        node_exec(worker.container, "systemctl", "start", "docker.socket", "docker.service")
+    wait_for(f"{worker.name} back in the swarm", lambda: node_exec(
+        worker.container, "docker", "info", "--format", "{{.Swarm.LocalNodeState}}",
+        check=False).strip() == "active")

@@ -241,14 +241,18 @@ class Observer:
         return out
 
 
+def _no_answer(exc):
+    detail = " ".join(str(exc).split())[:160]
+    return (f"Docker does not answer on this host ({detail}); start it "
+            "(systemctl start docker) or run `swarmctl provision` first")
+
+
 def manager_problem(api):
     """Why this host cannot deploy (one line with the fix), or None."""
     try:
         swarm = api.info().get("Swarm") or {}
     except Exception as exc:  # the daemon is down or its socket is missing
-        detail = " ".join(str(exc).split())[:160]
-        return (f"Docker does not answer on this host ({detail}); start it "
-                "(systemctl start docker) or run `swarmctl provision` first")
+        return _no_answer(exc)
     state = swarm.get("LocalNodeState") or "inactive"
     if state == "locked":
         return ("the swarm is locked on this manager (autolock, after a restart of Docker); "
@@ -277,7 +281,10 @@ def main():
         module.fail_json(msg="the Docker SDK for Python (python3-docker) is missing on this "
                              "host; run `swarmctl provision` first, it installs Docker and "
                              "the SDK", manager_problem=True)
-    api = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
+    try:  # version="auto" asks the daemon already
+        api = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
+    except Exception as exc:
+        module.fail_json(msg=_no_answer(exc), manager_problem=True)
     obs = Observer(api)
     p = module.params
     names = list(p["services"])
