@@ -430,3 +430,12 @@ def test_gate_judges_after_the_run_when_it_ended_before_the_gate(inv, tmp_path):
     assert not (tmp_path / "verdict.json").exists()
     with pytest.raises(checks.PreflightError, match="ssh"):
         gate.outcome(events)
+
+
+def test_gate_leaves_a_run_that_probed_nothing_to_its_own_error(inv, tmp_path):
+    from rich.console import Console
+
+    gate = checks.Gate(inv, tmp_path / "verdict.json", lambda e: None,
+                       Console(file=io.StringIO()))
+    events = [{"event": "playbook_on_start", "event_data": {}}]  # e.g. a syntax error after
+    assert gate.outcome(events) is None
