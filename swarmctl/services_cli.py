@@ -37,14 +37,15 @@ def deploy(
         "--timeout", help="Seconds to wait for the services to converge.")] = 300,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Converge the swarm's networks, secrets, configs, services and stacks to a spec.
+    """Converge the swarm's networks, secrets, configs, services and stacks.
 
-    Validates the spec first (nothing is applied when it is wrong), then applies it from
-    the first manager that answers, once that manager proved it can (Docker answers, it
-    manages an active, unlocked swarm: exit 3 otherwise, nothing changed), and waits
-    until every service has converged. An update that fails is rolled
-    back by swarm: the old version keeps serving and deploy exits 1 naming the service.
-    A re-run without changes changes nothing and restarts no task.
+    Validates the spec first (nothing is applied when it is wrong), then
+    applies it from the first manager that answers, once that manager proved
+    it can (Docker answers, it manages an active, unlocked swarm: exit 3
+    otherwise, nothing changed), and waits until every service has converged.
+    An update that fails is rolled back by swarm: the old version keeps
+    serving and deploy exits 1 naming the service. A re-run without changes
+    changes nothing and restarts no task.
     """
     from swarmctl import inventory as invmod
     from swarmctl import report, services
