@@ -15,6 +15,7 @@ its own playbook run, through `Gate`, and changes nothing unless they pass.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterable
@@ -642,10 +643,11 @@ class Gate:
     """
 
     def __init__(self, inv: Inventory, verdict: Path, progress, report_console: Console,
-                 pause=None) -> None:
+                 pause=contextlib.nullcontext) -> None:
         self.inv = inv
         self.verdict = verdict
         self.progress = progress
+        self._checking = _quiet(progress)  # while the checks run: the status line only
         self.report_console = report_console
         self.pause = pause  # a context manager that hides the live status line
         self.report: Report | None = None
@@ -670,16 +672,11 @@ class Gate:
                     self.show()
                 return
             self._events.append(event)
-            if kind not in ("runner_on_failed", "runner_on_unreachable",
-                            "playbook_on_play_start"):
-                self.progress(event)
+            self._checking(event)
         elif self.report.ok:
             self.progress(event)
 
     def show(self) -> None:
-        if self.pause is None:
-            print_report(self.report_console, self.report)
-            return
         with self.pause():
             print_report(self.report_console, self.report)
 
