@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -52,6 +53,18 @@ def _artifact_texts(run_dir) -> list[str]:
     return [p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file()]
 
 
+def _task_outcomes(run_dir, task: str) -> dict[str, str]:
+    """host -> runner_on_ok / runner_on_skipped / ... of one task in a run."""
+    found = {}
+    for event_file in (run_dir / "artifacts").glob("*/job_events/*.json"):
+        ev = json.loads(event_file.read_text())
+        data = ev.get("event_data", {})
+        if data.get("task") == task and ev.get("event", "").startswith("runner_on_") \
+                and ev["event"] != "runner_on_start":
+            found[data["host"]] = ev["event"]
+    return found
+
+
 def test_provision_builds_a_healthy_swarm(cluster):
     _assert_healthy(cluster)
     out = cluster.first.output
@@ -74,6 +87,12 @@ def test_second_run_changes_nothing_and_keeps_the_cluster(cluster):
     assert "(0 changes)" in " ".join(again.output.split())
     assert cluster_id(cluster.leader) == before
     _assert_healthy(cluster)
+    # provision reads each host's Docker state once: in the preflight's host read,
+    # which docker_engine then uses instead of its own (plain site.yml, as Molecule
+    # runs it, makes that read).
+    read = _task_outcomes(run_dir_from(again.output), "Read the host's facts, Docker "
+                          "packages, service, daemon.json and package lists.")
+    assert read == {n.name: "runner_on_skipped" for n in cluster.lab.nodes}, read
 
 
 def test_join_tokens_appear_in_no_output_or_artifact(cluster):

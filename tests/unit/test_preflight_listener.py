@@ -29,6 +29,8 @@ def modules():
     # The modules import their shared helper as Ansible ships it to the host.
     proc = _load("swarm_preflight_proc", ROLE / "module_utils" / "swarm_preflight_proc.py")
     sys.modules["ansible.module_utils.swarm_preflight_proc"] = proc
+    engine = _load("docker_engine_host", ROLE / "module_utils" / "docker_engine_host.py")
+    sys.modules["ansible.module_utils.docker_engine_host"] = engine
     host = _load("swarm_preflight_host", ROLE / "library" / "swarm_preflight_host.py")
     reach = _load("swarm_preflight_reach", ROLE / "library" / "swarm_preflight_reach.py")
     return host, reach

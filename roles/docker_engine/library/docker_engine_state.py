@@ -46,6 +46,11 @@ ansible_facts:
   description: The facts of I(gather_subset), named as the setup module names them.
   returned: when gather_subset is not empty
   type: dict
+packages:
+  description: I(packages), the names looked up.
+  returned: always
+  type: list
+  elements: str
 installed:
   description: The packages of I(packages) that dpkg reports installed.
   returned: always
@@ -78,93 +83,8 @@ daemon_json:
   type: dict
 """
 
-import hashlib
-import json
-import os
-import shutil
-import stat
-import subprocess
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facts import ansible_collector, default_collectors
-from ansible.module_utils.facts.namespace import PrefixFactNamespace
-
-LISTS = "/var/lib/apt/lists"
-MAX_DAEMON_JSON = 1 << 20
-
-
-def installed_packages(module, names):
-    """The names dpkg reports as installed (the others are absent or half-installed)."""
-    if not names or not shutil.which("dpkg-query"):  # not Debian: the OS check says so
-        return []
-    _, out, _ = module.run_command(
-        ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n", "--", *names])
-    # rc 1 only means that some names are unknown to dpkg: the known ones are listed.
-    found = []
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "installed":
-            found.append(parts[0].split(":")[0])
-    return [n for n in names if n in found]
-
-
-def unit_state(module, unit):
-    systemctl = shutil.which("systemctl")
-    if not systemctl:
-        return {"active": False, "enabled": False}
-    active = module.run_command([systemctl, "is-active", "--quiet", unit])[0] == 0
-    enabled = module.run_command([systemctl, "is-enabled", "--quiet", unit])[0] == 0
-    return {"active": active, "enabled": enabled}
-
-
-def ownership(st):
-    """Mode (octal string), uid and gid of a stat result, as the role compares them."""
-    return {"mode": f"{stat.S_IMODE(st.st_mode):04o}", "uid": st.st_uid, "gid": st.st_gid}
-
-
-def directory(path):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return {"exists": False}
-    return {"exists": stat.S_ISDIR(st.st_mode), **ownership(st)}
-
-
-def daemon_json(path):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return {"exists": False}
-    checksum = None
-    if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_DAEMON_JSON:
-        with open(path, "rb") as fh:
-            checksum = hashlib.sha1(fh.read()).hexdigest()  # a checksum, as copy computes it
-    return {"exists": True, "checksum": checksum, **ownership(st)}
-
-
-def swarm_info():
-    """`docker info`'s Swarm section, or None when the CLI or daemon does not answer."""
-    docker = shutil.which("docker")
-    if not docker:
-        return None
-    try:
-        proc = subprocess.run([docker, "info", "--format", "{{json .Swarm}}"],
-                              capture_output=True, text=True, timeout=20, check=False)
-        info = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        return None
-    return info if isinstance(info, dict) and "LocalNodeState" in info else None
-
-
-def gather_facts(module, subset):
-    """What `setup: gather_subset=...` would return, collected the way setup does."""
-    collector = ansible_collector.get_ansible_collector(
-        all_collector_classes=default_collectors.collectors,
-        namespace=PrefixFactNamespace(namespace_name="ansible", prefix="ansible_"),
-        gather_subset=["!all", "!min", *subset], gather_timeout=10,
-        minimal_gather_subset=frozenset())
-    return collector.collect(module=module)
+from ansible.module_utils.docker_engine_host import engine_state, gather_facts
 
 
 def main():
@@ -179,22 +99,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        lists_age = max(0, int(time.time() - os.stat(LISTS).st_mtime))
-    except OSError:
-        lists_age = None
-    service = unit_state(module, params["service"])
-    facts = gather_facts(module, params["gather_subset"]) if params["gather_subset"] else {}
-    module.exit_json(
-        ansible_facts=facts,
-        changed=False,
-        installed=installed_packages(module, params["packages"]),
-        lists_age=lists_age,
-        service=service,
-        swarm=swarm_info() if params["swarm"] and service["active"] else None,
-        config_dir=directory(params["config_dir"]),
-        daemon_json=daemon_json(os.path.join(params["config_dir"], "daemon.json")),
-    )
+    state = engine_state(module, params["packages"], params["service"], params["config_dir"],
+                         params["swarm"])
+    module.exit_json(ansible_facts=gather_facts(module, params["gather_subset"]),
+                     changed=False, **state)
 
 
 if __name__ == "__main__":

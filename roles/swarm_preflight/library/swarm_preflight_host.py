@@ -55,6 +55,21 @@ options:
       swarm port and waits to be stopped.
     type: int
     default: 0
+  engine_packages:
+    description: >-
+      Also read, in this round trip, what the docker_engine role decides from (see
+      docker_engine_state): these packages' dpkg state, the docker service, /etc/docker,
+      daemon.json, the age of the apt lists. Returned as RV(engine). Empty: not read.
+    type: list
+    elements: str
+    default: []
+  gather_subset:
+    description: >-
+      Ansible fact subsets to collect too, with Ansible's own collectors (as the setup
+      module does); an empty list collects none.
+    type: list
+    elements: str
+    default: []
 author: swarmctl
 """
 
@@ -62,6 +77,14 @@ RETURN = r"""
 preflight:
   description: Everything the preflight checks read from the host.
   returned: always
+  type: dict
+engine:
+  description: What docker_engine_state returns (without facts), for O(engine_packages).
+  returned: when engine_packages is not empty
+  type: dict
+ansible_facts:
+  description: The facts of O(gather_subset), named as the setup module names them.
+  returned: when gather_subset is not empty
   type: dict
 """
 
@@ -77,6 +100,7 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.docker_engine_host import docker_swarm_info, engine_state, gather_facts
 from ansible.module_utils.swarm_preflight_proc import MAGIC, probed_ports, start_time
 
 
@@ -264,8 +288,9 @@ def advertise(params, ifaces):
     return default_address(), "default route"
 
 
-def swarm_state(list_nodes):
-    rc, out, err = run(["docker", "info", "--format", "{{json .Swarm}}"])
+def swarm_state(info, list_nodes):
+    """The checks' view of a docker_swarm_info() result."""
+    rc, out, err = info
     if rc == 127:
         return {"docker": "absent"}
     if rc != 0:
@@ -394,6 +419,8 @@ def main():
             "listen_seconds": {"type": "int", "default": 60},
             "list_nodes": {"type": "bool", "default": False},
             "expect_peers": {"type": "int", "default": 0},
+            "engine_packages": {"type": "list", "elements": "str", "default": []},
+            "gather_subset": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -403,6 +430,7 @@ def main():
     iface = next((i for i in ifaces if address and address in i["addresses"]), None)
     config = kernel_config()
     usage = port_usage(module.params["ports"])
+    docker_info = docker_swarm_info(timeout=10)
     facts = {
         "name": module.params["name"],
         "time": now,
@@ -421,7 +449,7 @@ def main():
                       "host_addresses": [a for i in ifaces for a in i["addresses"]
                                          if i["name"] != "lo"]},
         "ports": usage,
-        "swarm": swarm_state(module.params["list_nodes"]),
+        "swarm": swarm_state(docker_info, module.params["list_nodes"]),
         "listener": {"pid": 0, "start_time": "", "ports": []},
     }
     if module.params["listen"]:
@@ -431,7 +459,13 @@ def main():
         pid, listening = start_listener(usage, module.params["listen_seconds"], expect)
         if pid:
             facts["listener"] = {"pid": pid, "start_time": start_time(pid), "ports": listening}
-    module.exit_json(changed=False, preflight=facts)
+    extra = {}
+    if module.params["engine_packages"]:
+        extra["engine"] = engine_state(module, module.params["engine_packages"],
+                                       swarm=docker_info)
+    module.exit_json(changed=False, preflight=facts,
+                     ansible_facts=gather_facts(module, module.params["gather_subset"]),
+                     **extra)
 
 
 if __name__ == "__main__":

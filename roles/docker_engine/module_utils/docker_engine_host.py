@@ -1,0 +1,141 @@
+"""Read what the docker_engine role decides from: Docker's packages, service, /etc/docker,
+daemon.json, the age of apt's lists, the swarm section of `docker info`, and Ansible's
+own facts. Read-only.
+
+Shared by docker_engine_state (docker_engine's own read) and swarm_preflight_host, which
+reads the same in the preflight's round trip when asked (swarm_preflight_engine_packages),
+so that provision reads each host once: roles/swarm_preflight/module_utils holds a
+symbolic link to this file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+
+from ansible.module_utils.facts import ansible_collector, default_collectors
+from ansible.module_utils.facts.namespace import PrefixFactNamespace
+
+LISTS = "/var/lib/apt/lists"
+MAX_DAEMON_JSON = 1 << 20
+
+
+def installed_packages(module, names):
+    """The names dpkg reports as installed (the others are absent or half-installed)."""
+    if not names or not shutil.which("dpkg-query"):  # not Debian: the OS check says so
+        return []
+    _, out, _ = module.run_command(
+        ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n", "--", *names])
+    # rc 1 only means that some names are unknown to dpkg: the known ones are listed.
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "installed":
+            found.append(parts[0].split(":")[0])
+    return [n for n in names if n in found]
+
+
+def unit_state(module, unit):
+    systemctl = shutil.which("systemctl")
+    if not systemctl:
+        return {"active": False, "enabled": False}
+    active = module.run_command([systemctl, "is-active", "--quiet", unit])[0] == 0
+    enabled = module.run_command([systemctl, "is-enabled", "--quiet", unit])[0] == 0
+    return {"active": active, "enabled": enabled}
+
+
+def ownership(st):
+    """Mode (octal string), uid and gid of a stat result, as the role compares them."""
+    return {"mode": f"{stat.S_IMODE(st.st_mode):04o}", "uid": st.st_uid, "gid": st.st_gid}
+
+
+def directory(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    return {"exists": stat.S_ISDIR(st.st_mode), **ownership(st)}
+
+
+def daemon_json(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    checksum = None
+    if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_DAEMON_JSON:
+        with open(path, "rb") as fh:
+            checksum = hashlib.sha1(fh.read()).hexdigest()  # a checksum, as copy computes it
+    return {"exists": True, "checksum": checksum, **ownership(st)}
+
+
+def lists_age():
+    """Seconds since apt's package lists were refreshed; None when unknown."""
+    try:
+        return max(0, int(time.time() - os.stat(LISTS).st_mtime))
+    except OSError:
+        return None
+
+
+def docker_swarm_info(timeout=20):
+    """(rc, stdout, stderr) of `docker info --format '{{json .Swarm}}'`; rc 127 when the
+    CLI is missing or does not answer within `timeout` seconds."""
+    docker = shutil.which("docker")
+    if not docker:
+        return 127, "", "docker: command not found"
+    try:
+        proc = subprocess.run([docker, "info", "--format", "{{json .Swarm}}"],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 127, "", str(exc)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def swarm_section(info):
+    """The Swarm section from docker_swarm_info()'s result, or None when it is not one."""
+    rc, out, _ = info
+    if rc != 0:
+        return None
+    try:
+        swarm = json.loads(out)
+    except ValueError:
+        return None
+    return swarm if isinstance(swarm, dict) and "LocalNodeState" in swarm else None
+
+
+def engine_state(module, packages, service="docker", config_dir="/etc/docker", swarm=True):
+    """What the docker_engine role decides from (see docker_engine_state's RETURN).
+
+    `swarm`: True reads `docker info` when the service is active, False skips it, and a
+    docker_swarm_info() result already read is used as is.
+    """
+    unit = unit_state(module, service)
+    section = None
+    if swarm is not False and unit["active"]:
+        section = swarm_section(docker_swarm_info() if swarm is True else swarm)
+    return {
+        "packages": list(packages),
+        "installed": installed_packages(module, packages),
+        "lists_age": lists_age(),
+        "service": unit,
+        "swarm": section,
+        "config_dir": directory(config_dir),
+        "daemon_json": daemon_json(os.path.join(config_dir, "daemon.json")),
+    }
+
+
+def gather_facts(module, subset):
+    """What `setup: gather_subset=...` would return, collected the way setup does."""
+    if not subset:
+        return {}
+    collector = ansible_collector.get_ansible_collector(
+        all_collector_classes=default_collectors.collectors,
+        namespace=PrefixFactNamespace(namespace_name="ansible", prefix="ansible_"),
+        gather_subset=["!all", "!min", *subset], gather_timeout=10,
+        minimal_gather_subset=frozenset())
+    return collector.collect(module=module)
