@@ -100,6 +100,7 @@ def run_playbook(
     extravars: dict[str, Any] | None = None,
     verbosity: int = 0,
     limit: str | None = None,
+    skip_tags: str | None = None,
     forks: int = 5,
     on_event: EventHandler | None = None,
 ) -> RunResult:
@@ -132,6 +133,7 @@ def run_playbook(
         envvars=env,
         forks=max(1, min(forks, FORKS_CAP)),
         limit=limit,
+        skip_tags=skip_tags,
         verbosity=verbosity or None,
         quiet=verbosity == 0,
         event_handler=handler,
