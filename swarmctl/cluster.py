@@ -59,12 +59,6 @@ def forks_for(inv: Inventory) -> int:
     return len(inv.hosts)
 
 
-# site.yml's first play validates the inventory for plain ansible-playbook runs;
-# swarmctl has validated it already (swarmctl/inventory.py: the same rules and more),
-# so its runs skip that play.
-_VALIDATED = "swarm_validate"
-
-
 def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
               checks: bool = True, report_console: Console | None = None) -> RunResult:
     """Check the hosts (unless `checks` is false), then run site.yml against them.
@@ -74,7 +68,7 @@ def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
     """
     if not checks:
         with Progress(console, "provisioning", active=not verbosity) as progress:
-            result = run_playbook("site.yml", inv.path, verb="provision", skip_tags=_VALIDATED,
+            result = run_playbook("site.yml", inv.path, verb="provision",
                                   verbosity=verbosity, forks=forks_for(inv), on_event=progress)
         raise_for_failures(result, "provisioning")
         return result
@@ -86,7 +80,7 @@ def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
             Progress(console, "preflight checks", active=not verbosity) as progress:
         verdict = Path(tmp) / "verdict.json"
         gate = Gate(inv, verdict, progress, report_console or out, pause=progress.paused)
-        result = run_playbook("provision.yml", inv.path, verb="provision", skip_tags=_VALIDATED,
+        result = run_playbook("provision.yml", inv.path, verb="provision",
                               extravars={"swarmctl_preflight_verdict": str(verdict)},
                               verbosity=verbosity, forks=forks_for(inv), on_event=gate)
     gate.outcome(result.events)

@@ -100,7 +100,6 @@ def run_playbook(
     extravars: dict[str, Any] | None = None,
     verbosity: int = 0,
     limit: str | None = None,
-    skip_tags: str | None = None,
     forks: int = 5,
     on_event: EventHandler | None = None,
 ) -> RunResult:
@@ -133,7 +132,6 @@ def run_playbook(
         envvars=env,
         forks=max(1, min(forks, FORKS_CAP)),
         limit=limit,
-        skip_tags=skip_tags,
         verbosity=verbosity or None,
         quiet=verbosity == 0,
         event_handler=handler,

@@ -23,6 +23,11 @@ def test_wheel_carries_playbooks_roles_and_ansible_cfg(tmp_path):
         assert f"swarmctl/_ansible/roles/{role}/tasks/main.yml" in names
         assert f"swarmctl/_ansible/roles/{role}/meta/argument_specs.yml" in names
     assert "swarmctl/lab/Dockerfile" in names
+    # a symbolic link in the tree: the wheel holds the file it points to
+    shared = "roles/{}/module_utils/docker_engine_host.py"
+    wheel_zip = zipfile.ZipFile(wheel)
+    assert wheel_zip.read("swarmctl/_ansible/" + shared.format("swarm_preflight")) \
+        == (REPO / shared.format("docker_engine")).read_bytes()
 
 
 def test_installed_cli_finds_its_playbooks_from_any_folder(tmp_path):
