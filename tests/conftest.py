@@ -79,11 +79,16 @@ def cluster_id(container: str) -> str:
     return node_exec(container, "docker", "info", "--format", "{{.Swarm.Cluster.ID}}").strip()
 
 
+def run_events(run_dir: Path) -> list[dict]:
+    """The ansible-runner events of a run, from its artifacts."""
+    return [json.loads(p.read_text())
+            for p in (run_dir / "artifacts").glob("*/job_events/*.json")]
+
+
 def changed_counts(run_dir: Path) -> dict[str, int]:
     """Per-host `changed` from the ansible-runner artifacts of a run, for every host
     the run processed (Ansible's stats list only the hosts with changes)."""
-    for event_file in (run_dir / "artifacts").glob("*/job_events/*.json"):
-        ev = json.loads(event_file.read_text())
+    for ev in run_events(run_dir):
         if ev.get("event") == "playbook_on_stats":
             data = ev["event_data"]
             changed = data.get("changed", {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -16,6 +15,7 @@ from tests.conftest import (
     node_ls,
     provisioned_lab,
     run_dir_from,
+    run_events,
     swarmctl,
 )
 
@@ -56,8 +56,7 @@ def _artifact_texts(run_dir) -> list[str]:
 def _task_outcomes(run_dir, task: str) -> dict[str, str]:
     """host -> runner_on_ok / runner_on_skipped / ... of one task in a run."""
     found = {}
-    for event_file in (run_dir / "artifacts").glob("*/job_events/*.json"):
-        ev = json.loads(event_file.read_text())
+    for ev in run_events(run_dir):
         data = ev.get("event_data", {})
         if data.get("task") == task and ev.get("event", "").startswith("runner_on_") \
                 and ev["event"] != "runner_on_start":
