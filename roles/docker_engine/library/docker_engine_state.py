@@ -84,7 +84,7 @@ daemon_json:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.docker_engine_host import engine_state, gather_facts
+from ansible.module_utils.docker_engine_host import docker_swarm_info, engine_state, gather_facts
 
 
 def main():
@@ -100,7 +100,7 @@ def main():
     )
     params = module.params
     state = engine_state(module, params["packages"], params["service"], params["config_dir"],
-                         params["swarm"])
+                         docker_swarm_info if params["swarm"] else None)
     module.exit_json(ansible_facts=gather_facts(module, params["gather_subset"]),
                      changed=False, **state)
 

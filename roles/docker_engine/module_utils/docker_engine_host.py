@@ -108,16 +108,15 @@ def swarm_section(info):
     return swarm if isinstance(swarm, dict) and "LocalNodeState" in swarm else None
 
 
-def engine_state(module, packages, service="docker", config_dir="/etc/docker", swarm=True):
+def engine_state(module, packages, service="docker", config_dir="/etc/docker",
+                 swarm_info=docker_swarm_info):
     """What the docker_engine role decides from (see docker_engine_state's RETURN).
 
-    `swarm`: True reads `docker info` when the service is active, False skips it, and a
-    docker_swarm_info() result already read is used as is.
+    `swarm_info`: called for docker_swarm_info()'s result when the service is active
+    (a caller that read it already passes it back); None leaves the swarm section out.
     """
     unit = unit_state(module, service)
-    section = None
-    if swarm is not False and unit["active"]:
-        section = swarm_section(docker_swarm_info() if swarm is True else swarm)
+    section = swarm_section(swarm_info()) if swarm_info and unit["active"] else None
     return {
         "packages": list(packages),
         "installed": installed_packages(module, packages),

@@ -462,7 +462,7 @@ def main():
     extra = {}
     if module.params["engine_packages"]:
         extra["engine"] = engine_state(module, module.params["engine_packages"],
-                                       swarm=docker_info)
+                                       swarm_info=lambda: docker_info)
     module.exit_json(changed=False, preflight=facts,
                      ansible_facts=gather_facts(module, module.params["gather_subset"]),
                      **extra)
