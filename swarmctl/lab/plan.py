@@ -97,7 +97,7 @@ def pick_subnet(used: Iterable[str], candidates: Iterable[Network] | None = None
 def render_inventory(lab: str, key_path: Path, hosts: Iterable[tuple[str, str, str]]) -> str:
     """The Ansible inventory of a lab; `hosts` are (name, role, address)."""
     # Imported here: pydantic (via inventory) is too slow for `swarmctl --help`.
-    from swarmctl.inventory import MANAGERS, WORKERS
+    from swarmctl.models.inventory import MANAGERS, WORKERS
 
     groups: dict[str, dict[str, dict[str, str]]] = {MANAGERS: {}, WORKERS: {}}
     for name, role, address in hosts:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from swarmctl import inventory, lab
+from swarmctl import lab
 from swarmctl.lab import docker
+from swarmctl.models import inventory
 
 pytestmark = pytest.mark.e2e
 

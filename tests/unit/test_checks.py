@@ -1,4 +1,4 @@
-"""Preflight verdicts from facts (swarmctl.checks): fixtures in, verdicts out, no hosts."""
+"""Preflight verdicts from facts (swarmctl.ops.checks): fixtures in, verdicts out, no hosts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from swarmctl import checks
-from swarmctl.checks import Observation
-from swarmctl.inventory import load
+from swarmctl.models.inventory import load
+from swarmctl.ops import checks
+from swarmctl.ops.checks import Observation
 
 T0 = 1_800_000_000.0
 

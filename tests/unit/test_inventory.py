@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from swarmctl import inventory
 from swarmctl.errors import InputError
+from swarmctl.models import inventory
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from swarmctl import inventory
 from swarmctl.errors import InputError
 from swarmctl.lab import plan
+from swarmctl.models import inventory
 
 NET = ipaddress.IPv4Network
 

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from swarmctl.services import ServiceStatus, _counts
+from swarmctl.models.cluster import ServiceStatus
+from swarmctl.models.cluster import counts as _counts
 
 
 def svc(mode: dict, restart: str = "any", ports: list | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""The services spec model (swarmctl.spec) and the role's mapping of a declared service to
+"""The services spec model (swarmctl.models.spec) and the role's mapping of a declared service to
 docker_swarm_service options: pure logic, no hosts."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from swarmctl import spec
 from swarmctl.errors import InputError
+from swarmctl.models import spec
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "my-web"

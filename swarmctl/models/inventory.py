@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from swarmctl import yamlfile
 from swarmctl.errors import InputError
+from swarmctl.models import yamlfile
 
 MANAGERS = "swarm_managers"
 WORKERS = "swarm_workers"

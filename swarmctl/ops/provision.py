@@ -8,51 +8,14 @@ runs site.yml: one ansible-playbook run. Without them, site.yml alone.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
-from swarmctl.inventory import Inventory
-from swarmctl.progress import Progress
-from swarmctl.runner import RunResult, raise_for_failures, run_playbook
-
-
-@dataclass(frozen=True)
-class Node:
-    """One swarm node as `docker node ls` shows it."""
-
-    id: str
-    hostname: str
-    role: str
-    status: str
-    availability: str
-    manager_status: str
-    engine: str
-    address: str
-    labels: dict[str, str]
-
-    @classmethod
-    def from_api(cls, raw: dict[str, Any]) -> Node:
-        spec = raw.get("Spec", {})
-        manager = raw.get("ManagerStatus") or {}
-        if manager.get("Leader"):
-            mstatus = "Leader"
-        else:
-            mstatus = str(manager.get("Reachability", "")).capitalize()
-        desc = raw.get("Description", {})
-        return cls(
-            id=raw.get("ID", ""),
-            hostname=desc.get("Hostname", ""),
-            role=spec.get("Role", ""),
-            status=str(raw.get("Status", {}).get("State", "")).capitalize(),
-            availability=str(spec.get("Availability", "")).capitalize(),
-            manager_status=mstatus,
-            engine=desc.get("Engine", {}).get("EngineVersion", ""),
-            address=raw.get("Status", {}).get("Addr", ""),
-            labels=dict(spec.get("Labels") or {}),
-        )
+from swarmctl.ansible.progress import Progress
+from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
+from swarmctl.models.cluster import Node
+from swarmctl.models.inventory import Inventory
 
 
 def forks_for(inv: Inventory) -> int:
@@ -73,8 +36,8 @@ def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
         raise_for_failures(result, "provisioning")
         return result
 
-    from swarmctl.checks import Gate
     from swarmctl.console import out
+    from swarmctl.ops.checks import Gate
 
     with tempfile.TemporaryDirectory(prefix="swarmctl-") as tmp, \
             Progress(console, "preflight checks", active=not verbosity) as progress:

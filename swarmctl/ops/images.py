@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from swarmctl import remote
 from swarmctl.errors import InputError, RunError
-from swarmctl.inventory import Host, Inventory
+from swarmctl.models.inventory import Host, Inventory
+from swarmctl.ops import remote
 
 PARALLEL = 8
 _MISSING = "-"

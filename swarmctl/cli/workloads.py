@@ -1,4 +1,4 @@
-"""The commands for workloads: `deploy`, `status` and `images load`.
+"""The workload verbs: `deploy` and `status`.
 
 Registered on the main app by `swarmctl.cli`; errors are SwarmctlError types that the
 main entry point renders as one line.
@@ -13,19 +13,8 @@ from typing import Annotated
 
 import typer
 
+from swarmctl.cli.options import InventoryOpt, VerboseOpt
 from swarmctl.console import err, out
-
-InventoryOpt = Annotated[
-    Path, typer.Option("--inventory", "-i", show_default=False,
-                       help="Ansible YAML inventory with swarm_managers and swarm_workers.")
-]
-VerboseOpt = Annotated[
-    int, typer.Option("--verbose", "-v", count=True,
-                      help="Show Ansible's own output (-vv, -vvv for more).")
-]
-
-images_app = typer.Typer(help="Images on the nodes, for sites without a registry.",
-                         no_args_is_help=True)
 
 
 def deploy(
@@ -47,9 +36,10 @@ def deploy(
     serving and deploy exits 1 naming the service. A re-run without changes
     changes nothing and restarts no task.
     """
-    from swarmctl import inventory as invmod
-    from swarmctl import report, services
-    from swarmctl import spec as specmod
+    from swarmctl.cli import report
+    from swarmctl.models import inventory as invmod
+    from swarmctl.models import spec as specmod
+    from swarmctl.ops import services
 
     inv = invmod.load(inventory)
     spec = specmod.load(spec_file)
@@ -58,7 +48,7 @@ def deploy(
     for warning in done.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if done.services:
-        from swarmctl.services import ServiceStatus
+        from swarmctl.models.cluster import ServiceStatus
 
         rows = [ServiceStatus(name=s["name"], mode=s.get("mode", ""),
                               running=s["running"], desired=s["desired"], image=s["image"],
@@ -77,8 +67,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show the swarm's nodes (like `docker node ls`) and services, read from a manager."""
-    from swarmctl import inventory as invmod
-    from swarmctl import report, services
+    from swarmctl.cli import report
+    from swarmctl.models import inventory as invmod
+    from swarmctl.ops import services
 
     state = services.status(invmod.load(inventory))
     if as_json:
@@ -88,42 +79,6 @@ def status(
     report.print_services(out, state.services)
 
 
-@images_app.command("load")
-def images_load(
-    images: Annotated[list[str], typer.Argument(help="Images of the local engine, e.g. "
-                                                     "my-web:v1.", show_default=False)],
-    inventory: InventoryOpt,
-) -> None:
-    """Copy images from the local Docker engine to every node (skips nodes that have them).
-
-    `docker save` runs once; the archive is streamed to the nodes in parallel over SSH
-    into `docker load`, with the inventory's connection settings.
-    """
-    from swarmctl import images as imagesmod
-    from swarmctl import inventory as invmod
-    from swarmctl.errors import RunError
-
-    inv = invmod.load(inventory)
-    started = time.monotonic()
-    results = imagesmod.load(inv, images)
-    failed = [r for r in results if r.error]
-    for r in results:
-        if r.error:
-            err.print(f"[red]✗[/] {r.host}: {r.error}", soft_wrap=True)
-        elif r.loaded:
-            err.print(f"[green]✓[/] {r.host}: loaded {', '.join(r.loaded)}")
-        else:
-            err.print(f"[dim]= {r.host}: has {', '.join(r.present)} already[/]")
-    if failed:
-        raise RunError(f"images could not be loaded on {len(failed)} of {len(results)} hosts "
-                       f"({', '.join(r.host for r in failed)}); see the lines above")
-    loaded = sum(1 for r in results if r.loaded)
-    out.print(f"[green]✓[/] {len(images)} image(s) on all {len(results)} nodes "
-              f"(loaded on {loaded}, {len(results) - loaded} had them) in "
-              f"{time.monotonic() - started:.1f}s")
-
-
 def register(app: typer.Typer) -> None:
     app.command()(deploy)
     app.command()(status)
-    app.add_typer(images_app, name="images")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,16 +29,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-InventoryArg = Annotated[
-    Path, typer.Argument(help="Ansible YAML inventory with swarm_managers and swarm_workers.",
-                         show_default=False)
-]
-VerboseOpt = Annotated[
-    int, typer.Option("--verbose", "-v", count=True,
-                      help="Show Ansible's own output (-vv, -vvv for more).")
-]
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"swarmctl {__version__}")
@@ -55,68 +43,15 @@ def _root(
     """Build and keep a Docker Swarm cluster from an Ansible inventory."""
 
 
-@app.command()
-def provision(
-    inventory: InventoryArg,
-    verbose: VerboseOpt = 0,
-    skip_checks: Annotated[bool, typer.Option(
-        "--skip-checks", help="Do not run the preflight checks first.")] = False,
-) -> None:
-    """Install Docker on every host and make them one swarm (idempotent).
-
-    Initialises the swarm on the first manager, joins the other managers one at a
-    time and the workers in parallel, applies node labels and availability, then
-    verifies the cluster and prints it. A second run changes nothing.
-    """
-    from swarmctl import cluster, report
-
-    inv = _load_inventory(inventory)
-    for warning in inv.warnings():
-        err.print(f"[yellow]warning:[/] {warning}")
-    started = time.monotonic()
-    result = cluster.provision(inv, verbosity=verbose, console=err, checks=not skip_checks,
-                               report_console=out)
-    nodes = cluster.nodes_from(result)
-    report.print_nodes(out, nodes)
-    out.print(
-        f"[green]✓[/] swarm of {len(nodes)} nodes converged in {time.monotonic() - started:.1f}s "
-        f"({result.total_changed} changes). Run folder: {result.run_dir}"
-    )
-
-
-@app.command()
-def check(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
-    """Check every host before anything changes; changes nothing.
-
-    Probes all hosts in parallel (SSH, sudo, OS, kernel features, swarm ports and their
-    reachability between hosts, MTU, clock, advertise address, hostnames, swarm
-    membership, manager count) and prints a table host-by-check with a fix for each
-    problem. Exit 0 when nothing fails (warnings allowed), 3 when a check fails.
-    """
-    inv = _load_inventory(inventory)
-    _preflight(inv, verbose)
-
-
-def _preflight(inv, verbose: int) -> None:
-    """Run the preflight checks before anything changes (see `swarmctl check`)."""
-    from swarmctl import checks
-
-    checks.require(inv, console=err, verbosity=verbose, report_console=out)
-
-
-def _load_inventory(path: Path):
-    from swarmctl import inventory
-
-    return inventory.load(path)
-
-
 def _register_subcommands() -> None:
-    from swarmctl.lab.cli import app as lab_app
+    """One module per group of verbs; each adds its commands to the app."""
+    from swarmctl.cli import cluster, images, workloads
+    from swarmctl.cli.lab import app as lab_app
 
+    cluster.register(app)
+    workloads.register(app)
+    images.register(app)
     app.add_typer(lab_app, name="lab")
-    from swarmctl import services_cli
-
-    services_cli.register(app)
 
 
 def main() -> None:

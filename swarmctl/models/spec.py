@@ -39,8 +39,8 @@ from pydantic import (
     model_validator,
 )
 
-from swarmctl import yamlfile
 from swarmctl.errors import InputError
+from swarmctl.models import yamlfile
 
 KINDS = ("networks", "secrets", "configs", "services", "stacks")
 _NAME_RE = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"

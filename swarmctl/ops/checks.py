@@ -30,7 +30,7 @@ from rich.table import Table
 
 from swarmctl.console import out as console_out
 from swarmctl.errors import PreflightError
-from swarmctl.inventory import Inventory
+from swarmctl.models.inventory import Inventory
 
 Status = Literal["pass", "warn", "fail", "skip"]
 
@@ -546,8 +546,8 @@ def offsets(observations: dict[str, Observation]) -> dict[str, float]:
 
 def check(inv: Inventory, *, console: Console, verbosity: int = 0) -> Report:
     """Run playbooks/check.yml against the inventory and judge the results."""
-    from swarmctl.progress import Progress
-    from swarmctl.runner import run_playbook
+    from swarmctl.ansible.progress import Progress
+    from swarmctl.ansible.runner import run_playbook
 
     started = time.monotonic()
     with Progress(console, "preflight checks", active=not verbosity) as progress:

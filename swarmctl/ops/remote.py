@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from swarmctl.errors import RunError
-from swarmctl.inventory import Host, Inventory
+from swarmctl.models.inventory import Host, Inventory
 
 CONNECT_TIMEOUT = 10
 

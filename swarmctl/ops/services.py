@@ -11,19 +11,19 @@ until the services converged and reports updates that rolled back.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from swarmctl import remote
-from swarmctl import spec as specmod
-from swarmctl.cluster import Node
+from swarmctl.ansible.progress import Progress
+from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import PreflightError, RunError
-from swarmctl.inventory import Host, Inventory
-from swarmctl.progress import Progress
-from swarmctl.runner import RunResult, raise_for_failures, run_playbook
+from swarmctl.models import spec as specmod
+from swarmctl.models.cluster import ClusterStatus, Node, ServiceStatus, counts
+from swarmctl.models.inventory import Host, Inventory
+from swarmctl.ops import remote
 
 WAIT_TASK = "Wait until every declared service has converged."
 # The play's first task on the manager; it also refuses a host that cannot deploy.
@@ -87,7 +87,7 @@ def _refusal(result: RunResult, manager: Host) -> str | None:
     """Why the manager refused the deploy in the play's first task (SSH, sudo, Docker,
     not an active manager), as one line with the fix; None when it did not. Nothing
     was changed then: the first task only reads."""
-    from swarmctl import checks
+    from swarmctl.ops import checks
 
     for ev in result.events:
         kind, data = ev.get("event"), ev.get("event_data", {})
@@ -154,71 +154,6 @@ print(json.dumps({"nodes": api.nodes(), "services": api.services(), "tasks": tas
 """
 
 
-def _counts(raw: dict[str, Any], tasks: list[dict[str, Any]], down: set[str]) -> tuple[int, int]:
-    """(running, desired) as `docker service ls` means them, ignoring nodes that are down."""
-    mine = [t for t in tasks if t["service"] == raw.get("ID")]
-    mode = raw.get("Spec", {}).get("Mode", {}) or {}
-    one_shot = raw.get("Spec", {}).get("TaskTemplate", {}).get("RestartPolicy", {}) \
-        .get("Condition") == "none"
-    live = [t for t in mine if t["desired"] == "running" and t["node"] not in down]
-    running = sum(1 for t in live if t["state"] == "running")
-    if one_shot:
-        running += sum(1 for t in mine if t["state"] == "complete")
-    if "Replicated" in mode:
-        desired = int(mode["Replicated"].get("Replicas", 1))
-    elif "ReplicatedJob" in mode:
-        desired = int(mode["ReplicatedJob"].get("TotalCompletions") or 1)
-        running = sum(1 for t in mine if t["state"] == "complete")
-    else:
-        desired = len(live)
-    return running, desired
-
-
-@dataclass
-class ServiceStatus:
-    name: str
-    mode: str
-    running: int
-    desired: int
-    image: str
-    ports: list[str] = field(default_factory=list)
-    update_state: str = ""
-    update_message: str = ""
-
-    @classmethod
-    def from_api(cls, raw: dict[str, Any], counts: tuple[int, int]) -> ServiceStatus:
-        spec = raw.get("Spec", {})
-        mode = next(iter(spec.get("Mode", {}) or {"Replicated": {}}), "Replicated")
-        mode = {"Replicated": "replicated", "Global": "global",
-                "ReplicatedJob": "replicated-job", "GlobalJob": "global-job"}.get(mode, mode)
-        image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
-        ports = []
-        for p in (raw.get("Endpoint", {}).get("Spec", {}) or spec.get("EndpointSpec", {})
-                  or {}).get("Ports", []) or []:
-            ports.append(f"{p.get('PublishedPort', '')}->{p.get('TargetPort')}/"
-                         f"{p.get('Protocol', 'tcp')} ({p.get('PublishMode', 'ingress')})")
-        if spec.get("TaskTemplate", {}).get("RestartPolicy", {}).get("Condition") == "none":
-            mode = f"{mode} one-shot"
-        update = raw.get("UpdateStatus") or {}
-        return cls(
-            name=spec.get("Name", ""), mode=mode,
-            running=counts[0], desired=counts[1],
-            image=image.split("@", 1)[0], ports=ports,
-            update_state=update.get("State", ""), update_message=update.get("Message", ""),
-        )
-
-
-@dataclass
-class ClusterStatus:
-    manager: str
-    nodes: list[Node]
-    services: list[ServiceStatus]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"manager": self.manager, "nodes": [asdict(n) for n in self.nodes],
-                "services": [asdict(s) for s in self.services]}
-
-
 def status(inv: Inventory) -> ClusterStatus:
     """Nodes and services as a reachable manager sees them."""
     manager = remote.first_reachable_manager(inv)
@@ -233,6 +168,6 @@ def status(inv: Inventory) -> ClusterStatus:
     nodes = sorted((Node.from_api(n) for n in data["nodes"]),
                    key=lambda n: (n.role != "manager", n.hostname))
     down = {n["ID"] for n in data["nodes"] if n.get("Status", {}).get("State") == "down"}
-    services = sorted((ServiceStatus.from_api(s, _counts(s, data["tasks"], down))
+    services = sorted((ServiceStatus.from_api(s, counts(s, data["tasks"], down))
                        for s in data["services"]), key=lambda s: s.name)
     return ClusterStatus(manager.name, nodes, services)

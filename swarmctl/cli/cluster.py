@@ -1,0 +1,71 @@
+"""The cluster verbs: `provision` and `check`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swarmctl.cli.options import InventoryArg, VerboseOpt
+from swarmctl.console import err, out
+
+
+def provision(
+    inventory: InventoryArg,
+    verbose: VerboseOpt = 0,
+    skip_checks: Annotated[bool, typer.Option(
+        "--skip-checks", help="Do not run the preflight checks first.")] = False,
+) -> None:
+    """Install Docker on every host and make them one swarm (idempotent).
+
+    Initialises the swarm on the first manager, joins the other managers one at a
+    time and the workers in parallel, applies node labels and availability, then
+    verifies the cluster and prints it. A second run changes nothing.
+    """
+    from swarmctl.cli import report
+    from swarmctl.ops import provision as cluster
+
+    inv = _load_inventory(inventory)
+    for warning in inv.warnings():
+        err.print(f"[yellow]warning:[/] {warning}")
+    started = time.monotonic()
+    result = cluster.provision(inv, verbosity=verbose, console=err, checks=not skip_checks,
+                               report_console=out)
+    nodes = cluster.nodes_from(result)
+    report.print_nodes(out, nodes)
+    out.print(
+        f"[green]✓[/] swarm of {len(nodes)} nodes converged in {time.monotonic() - started:.1f}s "
+        f"({result.total_changed} changes). Run folder: {result.run_dir}"
+    )
+
+
+def check(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
+    """Check every host before anything changes; changes nothing.
+
+    Probes all hosts in parallel (SSH, sudo, OS, kernel features, swarm ports and their
+    reachability between hosts, MTU, clock, advertise address, hostnames, swarm
+    membership, manager count) and prints a table host-by-check with a fix for each
+    problem. Exit 0 when nothing fails (warnings allowed), 3 when a check fails.
+    """
+    inv = _load_inventory(inventory)
+    _preflight(inv, verbose)
+
+
+def _preflight(inv, verbose: int) -> None:
+    """Run the preflight checks before anything changes (see `swarmctl check`)."""
+    from swarmctl.ops import checks
+
+    checks.require(inv, console=err, verbosity=verbose, report_console=out)
+
+
+def _load_inventory(path: Path):
+    from swarmctl.models import inventory
+
+    return inventory.load(path)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(provision)
+    app.command()(check)

@@ -1,0 +1,53 @@
+"""`swarmctl images load`: images on the nodes, for sites without a registry."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from swarmctl.cli.options import InventoryOpt
+from swarmctl.console import err, out
+
+images_app = typer.Typer(help="Images on the nodes, for sites without a registry.",
+                         no_args_is_help=True)
+
+
+@images_app.command("load")
+def images_load(
+    images: Annotated[list[str], typer.Argument(help="Images of the local engine, e.g. "
+                                                     "my-web:v1.", show_default=False)],
+    inventory: InventoryOpt,
+) -> None:
+    """Copy images from the local Docker engine to every node (skips nodes that have them).
+
+    `docker save` runs once; the archive is streamed to the nodes in parallel over SSH
+    into `docker load`, with the inventory's connection settings.
+    """
+    from swarmctl.errors import RunError
+    from swarmctl.models import inventory as invmod
+    from swarmctl.ops import images as imagesmod
+
+    inv = invmod.load(inventory)
+    started = time.monotonic()
+    results = imagesmod.load(inv, images)
+    failed = [r for r in results if r.error]
+    for r in results:
+        if r.error:
+            err.print(f"[red]✗[/] {r.host}: {r.error}", soft_wrap=True)
+        elif r.loaded:
+            err.print(f"[green]✓[/] {r.host}: loaded {', '.join(r.loaded)}")
+        else:
+            err.print(f"[dim]= {r.host}: has {', '.join(r.present)} already[/]")
+    if failed:
+        raise RunError(f"images could not be loaded on {len(failed)} of {len(results)} hosts "
+                       f"({', '.join(r.host for r in failed)}); see the lines above")
+    loaded = sum(1 for r in results if r.loaded)
+    out.print(f"[green]✓[/] {len(images)} image(s) on all {len(results)} nodes "
+              f"(loaded on {loaded}, {len(results) - loaded} had them) in "
+              f"{time.monotonic() - started:.1f}s")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(images_app, name="images")

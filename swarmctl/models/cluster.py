@@ -1,0 +1,108 @@
+"""The swarm as Docker reports it: nodes, services and their counts, mapped from the
+Engine API's objects (pure data, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Node:
+    """One swarm node as `docker node ls` shows it."""
+
+    id: str
+    hostname: str
+    role: str
+    status: str
+    availability: str
+    manager_status: str
+    engine: str
+    address: str
+    labels: dict[str, str]
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> Node:
+        spec = raw.get("Spec", {})
+        manager = raw.get("ManagerStatus") or {}
+        if manager.get("Leader"):
+            mstatus = "Leader"
+        else:
+            mstatus = str(manager.get("Reachability", "")).capitalize()
+        desc = raw.get("Description", {})
+        return cls(
+            id=raw.get("ID", ""),
+            hostname=desc.get("Hostname", ""),
+            role=spec.get("Role", ""),
+            status=str(raw.get("Status", {}).get("State", "")).capitalize(),
+            availability=str(spec.get("Availability", "")).capitalize(),
+            manager_status=mstatus,
+            engine=desc.get("Engine", {}).get("EngineVersion", ""),
+            address=raw.get("Status", {}).get("Addr", ""),
+            labels=dict(spec.get("Labels") or {}),
+        )
+
+
+def counts(raw: dict[str, Any], tasks: list[dict[str, Any]], down: set[str]) -> tuple[int, int]:
+    """(running, desired) as `docker service ls` means them, ignoring nodes that are down."""
+    mine = [t for t in tasks if t["service"] == raw.get("ID")]
+    mode = raw.get("Spec", {}).get("Mode", {}) or {}
+    one_shot = raw.get("Spec", {}).get("TaskTemplate", {}).get("RestartPolicy", {}) \
+        .get("Condition") == "none"
+    live = [t for t in mine if t["desired"] == "running" and t["node"] not in down]
+    running = sum(1 for t in live if t["state"] == "running")
+    if one_shot:
+        running += sum(1 for t in mine if t["state"] == "complete")
+    if "Replicated" in mode:
+        desired = int(mode["Replicated"].get("Replicas", 1))
+    elif "ReplicatedJob" in mode:
+        desired = int(mode["ReplicatedJob"].get("TotalCompletions") or 1)
+        running = sum(1 for t in mine if t["state"] == "complete")
+    else:
+        desired = len(live)
+    return running, desired
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    mode: str
+    running: int
+    desired: int
+    image: str
+    ports: list[str] = field(default_factory=list)
+    update_state: str = ""
+    update_message: str = ""
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any], counts: tuple[int, int]) -> ServiceStatus:
+        spec = raw.get("Spec", {})
+        mode = next(iter(spec.get("Mode", {}) or {"Replicated": {}}), "Replicated")
+        mode = {"Replicated": "replicated", "Global": "global",
+                "ReplicatedJob": "replicated-job", "GlobalJob": "global-job"}.get(mode, mode)
+        image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+        ports = []
+        for p in (raw.get("Endpoint", {}).get("Spec", {}) or spec.get("EndpointSpec", {})
+                  or {}).get("Ports", []) or []:
+            ports.append(f"{p.get('PublishedPort', '')}->{p.get('TargetPort')}/"
+                         f"{p.get('Protocol', 'tcp')} ({p.get('PublishMode', 'ingress')})")
+        if spec.get("TaskTemplate", {}).get("RestartPolicy", {}).get("Condition") == "none":
+            mode = f"{mode} one-shot"
+        update = raw.get("UpdateStatus") or {}
+        return cls(
+            name=spec.get("Name", ""), mode=mode,
+            running=counts[0], desired=counts[1],
+            image=image.split("@", 1)[0], ports=ports,
+            update_state=update.get("State", ""), update_message=update.get("Message", ""),
+        )
+
+
+@dataclass
+class ClusterStatus:
+    manager: str
+    nodes: list[Node]
+    services: list[ServiceStatus]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"manager": self.manager, "nodes": [asdict(n) for n in self.nodes],
+                "services": [asdict(s) for s in self.services]}
