@@ -25,8 +25,8 @@ test: venv engine lint
 	$(MAKE) molecule MOLECULE_SCENARIOS=default
 
 lint: venv
-	$(BIN)/ruff check swarmctl tests bench roles
-	$(BIN)/yamllint -s roles playbooks molecule inventories examples
+	$(BIN)/ruff check swarmctl tests bench plugins
+	$(BIN)/yamllint -s roles playbooks molecule inventories examples meta galaxy.yml
 	$(BIN)/ansible-lint --profile production
 
 unit: venv
@@ -48,7 +48,7 @@ bench: venv engine
 
 ## venv: a virtualenv with swarmctl installed as users install it (`pip install .`)
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml $(shell find swarmctl playbooks roles -type f -not -name '*.pyc' 2>/dev/null) ansible.cfg
+$(VENV)/.installed: pyproject.toml $(shell find swarmctl playbooks roles plugins meta -type f -not -name '*.pyc' 2>/dev/null) ansible.cfg
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q '.[test]'

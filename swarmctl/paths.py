@@ -9,19 +9,35 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+COLLECTION = "swarmctl.swarm"
+_WHEEL_ROOT = PACKAGE_DIR / "_ansible"
+
+
 @cache
 def ansible_dir() -> Path:
-    """The folder holding `playbooks/`, `roles/` and `ansible.cfg`.
+    """The collection swarmctl.swarm: `playbooks/`, `roles/`, `plugins/`, `ansible.cfg`.
 
-    In an installed wheel they are copied into the package (`swarmctl/_ansible`);
-    in a checkout (editable install, tests) they sit at the top of the repository.
+    In an installed wheel it is copied into the package
+    (`swarmctl/_ansible/ansible_collections/swarmctl/swarm`); in a checkout (tests) it is
+    the top of the repository, which is the collection's root.
     """
-    for candidate in (PACKAGE_DIR / "_ansible", PACKAGE_DIR.parent):
+    namespace, name = COLLECTION.split(".")
+    for candidate in (_WHEEL_ROOT / "ansible_collections" / namespace / name,
+                      PACKAGE_DIR.parent):
         if (candidate / "playbooks" / "site.yml").is_file() and (candidate / "roles").is_dir():
             return candidate
     raise FileNotFoundError(
         "swarmctl's playbooks were not found next to the package; reinstall swarmctl"
     )
+
+
+def collections_root() -> Path:
+    """The folder holding `ansible_collections/swarmctl/swarm`, for ANSIBLE_COLLECTIONS_PATH:
+    the wheel's `_ansible`, or the checkout's `.collections` (a link to the repository)."""
+    root = ansible_dir()
+    if root.parent.parent.name == "ansible_collections":
+        return root.parent.parent.parent
+    return root / ".collections"
 
 
 def playbook(name: str) -> Path:

@@ -113,6 +113,9 @@ def run_playbook(
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["ANSIBLE_CONFIG"] = str(paths.ansible_dir() / "ansible.cfg")
     env["ANSIBLE_ROLES_PATH"] = str(paths.roles_dir())
+    # The roles' modules and filters are the collection's, called by FQCN.
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
+        [str(paths.collections_root()), "~/.ansible/collections", "/usr/share/ansible/collections"])
     env["ANSIBLE_CONTROL_PATH_DIR"] = str(Path.home() / ".ansible" / "cp")
     events: list[dict[str, Any]] = []
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROLE = Path(__file__).resolve().parents[2] / "roles" / "swarm_preflight"
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+UTILS = "ansible_collections.swarmctl.swarm.plugins.module_utils."
 
 
 def _load(name: str, path: Path) -> types.ModuleType:
@@ -26,13 +27,13 @@ def _load(name: str, path: Path) -> types.ModuleType:
 
 @pytest.fixture(scope="module")
 def modules():
-    # The modules import their shared helper as Ansible ships it to the host.
-    proc = _load("swarm_preflight_proc", ROLE / "module_utils" / "swarm_preflight_proc.py")
-    sys.modules["ansible.module_utils.swarm_preflight_proc"] = proc
-    engine = _load("docker_engine_host", ROLE / "module_utils" / "docker_engine_host.py")
-    sys.modules["ansible.module_utils.docker_engine_host"] = engine
-    host = _load("swarm_preflight_host", ROLE / "library" / "swarm_preflight_host.py")
-    reach = _load("swarm_preflight_reach", ROLE / "library" / "swarm_preflight_reach.py")
+    # The modules import their shared helpers by FQCN, as Ansible ships them to the host.
+    proc = _load("swarm_preflight_proc", PLUGINS / "module_utils" / "swarm_preflight_proc.py")
+    sys.modules[UTILS + "swarm_preflight_proc"] = proc
+    engine = _load("docker_engine_host", PLUGINS / "module_utils" / "docker_engine_host.py")
+    sys.modules[UTILS + "docker_engine_host"] = engine
+    host = _load("swarm_preflight_host", PLUGINS / "modules" / "swarm_preflight_host.py")
+    reach = _load("swarm_preflight_reach", PLUGINS / "modules" / "swarm_preflight_reach.py")
     return host, reach
 
 
@@ -119,7 +120,7 @@ def test_the_own_listener_is_reported_gone_only_once_it_exited(modules):
     _, reach = modules
     assert reach.listener_gone(None, 0.1)
     assert reach.listener_gone({"pid": 0, "start_time": ""}, 0.1)
-    proc = sys.modules["ansible.module_utils.swarm_preflight_proc"]
+    proc = sys.modules[UTILS + "swarm_preflight_proc"]
     me = {"pid": os.getpid(), "start_time": proc.start_time(os.getpid())}
     started = time.monotonic()
     assert not reach.listener_gone(me, 0.3)  # this process is alive

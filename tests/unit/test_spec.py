@@ -17,7 +17,7 @@ EXAMPLES = REPO / "examples" / "my-web"
 
 
 def _filter():
-    path = REPO / "roles" / "swarm_services" / "filter_plugins" / "swarm_services.py"
+    path = REPO / "plugins" / "filter" / "swarm_services.py"
     mod_spec = importlib.util.spec_from_file_location("swarm_services_filters", path)
     mod = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(mod)

@@ -33,7 +33,7 @@ import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarm_preflight_proc import start_time
+from ansible_collections.swarmctl.swarm.plugins.module_utils.swarm_preflight_proc import start_time
 
 
 def main():

@@ -84,7 +84,11 @@ daemon_json:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.docker_engine_host import docker_swarm_info, engine_state, gather_facts
+from ansible_collections.swarmctl.swarm.plugins.module_utils.docker_engine_host import (
+    docker_swarm_info,
+    engine_state,
+    gather_facts,
+)
 
 
 def main():

@@ -100,8 +100,16 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.docker_engine_host import docker_swarm_info, engine_state, gather_facts
-from ansible.module_utils.swarm_preflight_proc import MAGIC, probed_ports, start_time
+from ansible_collections.swarmctl.swarm.plugins.module_utils.docker_engine_host import (
+    docker_swarm_info,
+    engine_state,
+    gather_facts,
+)
+from ansible_collections.swarmctl.swarm.plugins.module_utils.swarm_preflight_proc import (
+    MAGIC,
+    probed_ports,
+    start_time,
+)
 
 
 def os_release():

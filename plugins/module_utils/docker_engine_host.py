@@ -4,8 +4,7 @@ own facts. Read-only.
 
 Shared by docker_engine_state (docker_engine's own read) and swarm_preflight_host, which
 reads the same in the preflight's round trip when asked (swarm_preflight_engine_packages),
-so that provision reads each host once: roles/swarm_preflight/module_utils holds a
-symbolic link to this file.
+so that provision reads each host once.
 """
 
 from __future__ import annotations

@@ -62,7 +62,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarm_preflight_proc import MAGIC, probed_ports, start_time
+from ansible_collections.swarmctl.swarm.plugins.module_utils.swarm_preflight_proc import (
+    MAGIC,
+    probed_ports,
+    start_time,
+)
 
 
 def probe(item, timeout):

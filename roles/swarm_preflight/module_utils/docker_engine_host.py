@@ -1,1 +1,0 @@
-../../docker_engine/module_utils/docker_engine_host.py
