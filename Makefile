@@ -48,13 +48,15 @@ bench: venv engine
 
 ## venv: a virtualenv with swarmctl installed as users install it (`pip install .`)
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml $(shell find swarmctl playbooks roles plugins meta -type f -not -name '*.pyc' 2>/dev/null) ansible.cfg
+$(VENV)/.installed: pyproject.toml $(shell find swarmctl playbooks roles plugins meta -type f -not -name '*.pyc' 2>/dev/null) ansible.cfg galaxy.yml
+	@scripts/ensure-tools.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q '.[test]'
 	touch $@
 
 engine:
+	@scripts/ensure-tools.sh
 	@scripts/ensure-docker.sh
 
 clean:

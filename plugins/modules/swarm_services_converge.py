@@ -39,6 +39,18 @@ options:
     description: Seconds to wait for convergence.
     type: int
     default: 300
+  ingress_ports:
+    description: Ports the declared services publish in ingress mode (snapshot phase),
+      to warn about when the kernel has no IPVS.
+    type: list
+    elements: str
+    default: []
+  encrypted_networks:
+    description: Declared encrypted overlay networks (snapshot phase), to warn about when
+      the kernel lacks IPsec ESP with AES-GCM.
+    type: list
+    elements: str
+    default: []
 author: swarmctl
 """
 
@@ -55,6 +67,12 @@ ipsec:
   description: Whether the kernel has ESP and AES-GCM, which encrypted overlay networks need.
   returned: phase=snapshot
   type: bool
+kernel_warnings:
+  description: What the declared services and networks need that this kernel lacks
+    (IPVS for ingress ports, IPsec for encrypted networks), one sentence each with the
+    fix; also issued as Ansible warnings.
+  returned: phase=snapshot
+  type: list
 manager_problem:
   description: Set when the host cannot deploy (no Docker SDK, Docker not answering, not
     a manager of an active, unlocked swarm); RV(msg) says why and what to do.
@@ -266,6 +284,22 @@ def manager_problem(api):
     return None
 
 
+def kernel_warnings(host, ipvs, ipsec, ingress_ports, encrypted_networks):
+    """What the declared services need that this kernel lacks, with the fix."""
+    out = []
+    if not ipvs and ingress_ports:
+        out.append(f"the kernel of {host} has no IPVS (no /proc/net/ip_vs, no ip_vs module), "
+                   f"so ports published in ingress mode ({', '.join(ingress_ports)}) will not "
+                   "answer; publish them with mode: host, or enable IPVS in the kernel "
+                   "(CONFIG_IP_VS, modprobe ip_vs)")
+    if not ipsec and encrypted_networks:
+        out.append(f"the kernel of {host} lacks IPsec ESP with AES-GCM (esp4, gcm), so the "
+                   f"encrypted networks {', '.join(encrypted_networks)} will drop traffic "
+                   "between nodes (tasks on the same node still talk); set encrypted: false, "
+                   "or use a kernel with CONFIG_INET_ESP and CONFIG_CRYPTO_GCM")
+    return out
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -274,6 +308,8 @@ def main():
             stacks=dict(type="list", elements="str", default=[]),
             before=dict(type="dict", default={}),
             timeout=dict(type="int", default=300),
+            ingress_ports=dict(type="list", elements="str", default=[]),
+            encrypted_networks=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -304,7 +340,13 @@ def main():
             svc = obs.service(name)
             if svc is not None:
                 snap[name] = dict(started=(svc.get("UpdateStatus") or {}).get("StartedAt", ""))
-        module.exit_json(changed=False, snapshot=snap, ipvs=_ipvs(), ipsec=_ipsec())
+        ipvs, ipsec = _ipvs(), _ipsec()
+        warnings = kernel_warnings(platform.node(), ipvs, ipsec, p["ingress_ports"],
+                                   p["encrypted_networks"])
+        for warning in warnings:
+            module.warn(warning)
+        module.exit_json(changed=False, snapshot=snap, ipvs=ipvs, ipsec=ipsec,
+                         kernel_warnings=warnings)
     if module.check_mode:
         module.exit_json(changed=False, services=[], skipped=True)
 

@@ -93,3 +93,22 @@ class Progress:
                 self.console.print(f"  [red]✗ {host}[/]: {self.task}")
         if self.status:
             self.status.update(self._line())
+
+
+def status_only(progress: Progress, *, hide_failures_of=None):
+    """`progress` as a status line only: no play titles and no failure lines (a table or
+    one error line reports those). With `hide_failures_of` (a predicate on an events.Result),
+    only the failures it matches are hidden, and play titles too."""
+    from swarmctl.ansible import events
+
+    def handler(event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "playbook_on_play_start":
+            return
+        if kind in ("runner_on_failed", "runner_on_unreachable"):
+            r = events.result(event)
+            if hide_failures_of is None or (r is not None and hide_failures_of(r)):
+                return
+        progress(event)
+
+    return handler

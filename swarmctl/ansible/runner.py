@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from swarmctl import paths
+from swarmctl.ansible import events as events_
 from swarmctl.errors import RunError
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -59,30 +60,6 @@ class RunResult:
     @property
     def total_changed(self) -> int:
         return sum(self.changed().values())
-
-    def results(self, action: str | None = None, task: str | None = None) -> list[dict]:
-        """The `res` of successful task results, filtered by module or task name."""
-        out = []
-        for ev in self.events:
-            if ev.get("event") != "runner_on_ok":
-                continue
-            data = ev.get("event_data", {})
-            if action and data.get("task_action") != action and data.get("resolved_action") \
-                    != action:
-                continue
-            if task and data.get("task") != task:
-                continue
-            out.append({"host": data.get("host"), **data.get("res", {})})
-        return out
-
-
-def _failure_message(res: dict[str, Any]) -> str:
-    if res.get("censored"):
-        return "the output of this task is hidden because it handles secrets (no_log)"
-    msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
-    if isinstance(msg, list):
-        msg = "; ".join(str(m) for m in msg)
-    return " ".join(str(msg).split())[:400]
 
 
 def new_run_dir(verb: str) -> Path:
@@ -142,14 +119,7 @@ def run_playbook(
         ident="run",
     )
     elapsed = time.monotonic() - started
-    failures = []
-    for ev in events:
-        if ev.get("event") in ("runner_on_failed", "runner_on_unreachable"):
-            data = ev.get("event_data", {})
-            if data.get("ignore_errors"):
-                continue
-            failures.append((str(data.get("host")), str(data.get("task")),
-                             _failure_message(data.get("res", {}))))
+    failures = events_.failures(events)
     stats = runner.stats or {}
     return RunResult(
         status=runner.status,

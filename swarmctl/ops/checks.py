@@ -20,7 +20,6 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +27,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from swarmctl.ansible import events as events_
+from swarmctl.ansible.progress import status_only
 from swarmctl.console import out as console_out
 from swarmctl.errors import PreflightError
 from swarmctl.models.inventory import Inventory
@@ -55,6 +56,7 @@ PORT_USE = {
 FIREWALL_FIX = ("allow 2377/tcp (to managers), 7946/tcp+udp and 4789/udp between all swarm "
                 "hosts in their firewalls and security groups")
 
+# The collection's modules whose results are the observations.
 _TASK_HOST = "swarm_preflight_host"
 _TASK_REACH = "swarm_preflight_reach"
 
@@ -136,52 +138,36 @@ class Report:
 # --------------------------------------------------------------------------- events → facts
 
 
-def _epoch(value: Any) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        return None
-
-
 def collect(events: Iterable[dict[str, Any]], hosts: Iterable[str]) -> dict[str, Observation]:
-    """Per-host observations from the ansible-runner events of playbooks/check.yml."""
+    """Per-host observations from the ansible-runner events of playbooks/check.yml: the
+    results of the collection's preflight modules, and any host that failed or was
+    unreachable before them."""
     obs = {name: Observation(name) for name in hosts}
-    for ev in events:
-        kind = ev.get("event")
-        data = ev.get("event_data") or {}
-        host = data.get("host")
-        if host not in obs:
+    for r in events_.results(events):
+        if r.host not in obs:
             continue
-        res = data.get("res") or {}
-        action = data.get("resolved_action") or data.get("task_action") or ""
-        short = action.rsplit(".", 1)[-1]
-        if kind == "runner_on_unreachable":
-            obs[host].unreachable = ansible_message(res)
-        elif kind == "runner_on_failed":
-            if short == _TASK_REACH:  # its errors are ignored in the play: a warning here
-                obs[host].reach_failed = ansible_message(res)
-            elif data.get("ignore_errors"):
+        ob = obs[r.host]
+        if r.outcome == "unreachable":
+            ob.unreachable = ansible_message(r.res)
+        elif r.outcome == "failed":
+            if r.module == _TASK_REACH:  # its errors are ignored in the play: a warning here
+                ob.reach_failed = ansible_message(r.res)
+            elif r.ignored:
                 continue
-            elif short == _TASK_HOST or obs[host].facts is None:
-                obs[host].failed = obs[host].failed or ansible_message(res)
-        elif kind == "runner_on_ok":
-            if short == _TASK_HOST and isinstance(res.get("preflight"), dict):
-                obs[host].facts = res["preflight"]
-                start, end = _epoch(data.get("start")), _epoch(data.get("end"))
-                if start is not None and end is not None:
-                    obs[host].window = (start, end)
-            elif short == _TASK_REACH:
-                obs[host].reach = list(res.get("reach") or [])
+            elif r.module == _TASK_HOST or ob.facts is None:
+                ob.failed = ob.failed or ansible_message(r.res)
+        elif r.outcome == "ok":
+            if r.module == _TASK_HOST and isinstance(r.res.get("preflight"), dict):
+                ob.facts = r.res["preflight"]
+                if r.start is not None and r.end is not None:
+                    ob.window = (r.start, r.end)
+            elif r.module == _TASK_REACH:
+                ob.reach = list(r.res.get("reach") or [])
     return obs
 
 
 def ansible_message(res: dict[str, Any]) -> str:
-    msg = res.get("msg") or res.get("stderr") or res.get("module_stderr") or ""
-    if isinstance(msg, list):
-        msg = "; ".join(str(m) for m in msg)
-    return " ".join(str(msg).split())[:300]
+    return events_.message(res, limit=300)
 
 
 # --------------------------------------------------------------------------- judging
@@ -552,24 +538,12 @@ def check(inv: Inventory, *, console: Console, verbosity: int = 0) -> Report:
     started = time.monotonic()
     with Progress(console, "preflight checks", active=not verbosity) as progress:
         result = run_playbook("check.yml", inv.path, verb="check", verbosity=verbosity,
-                              forks=len(inv.hosts), on_event=_quiet(progress))
+                              forks=len(inv.hosts), on_event=status_only(progress))
     observations = collect(result.events, [h.name for h in inv.hosts])
     report = evaluate(inv, observations)
     report.elapsed = time.monotonic() - started
     report.run_dir = result.run_dir
     return report
-
-
-def _quiet(progress):
-    """Progress as a status line only: the table reports the failures."""
-
-    def handler(event: dict[str, Any]) -> None:
-        if event.get("event") in ("runner_on_failed", "runner_on_unreachable",
-                                  "playbook_on_play_start"):
-            return
-        progress(event)
-
-    return handler
 
 
 _STYLE = {"pass": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]",
@@ -629,9 +603,6 @@ def require(inv: Inventory, *, console: Console, verbosity: int = 0,
 
 # --------------------------------------------------------------------------- the gate
 
-GATE_PLAY = "Stop unless every preflight check passed"
-
-
 class Gate:
     """Judges the checks inside a `playbooks/provision.yml` run, as its events arrive.
 
@@ -647,7 +618,7 @@ class Gate:
         self.inv = inv
         self.verdict = verdict
         self.progress = progress
-        self._checking = _quiet(progress)  # while the checks run: the status line only
+        self._checking = status_only(progress)  # while the checks run: the status line only
         self.report_console = report_console
         self.pause = pause  # a context manager that hides the live status line
         self.report: Report | None = None
@@ -660,10 +631,8 @@ class Gate:
         return report
 
     def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
         if self.report is None:
-            if kind == "playbook_on_play_start" and \
-                    (event.get("event_data") or {}).get("play") == GATE_PLAY:
+            if events_.publishes(event, "checks_done"):
                 self.report = self.judge(self._events)
                 partial = self.verdict.with_suffix(".partial")
                 partial.write_text(f'{{"ok": {str(self.report.ok).lower()}}}')
@@ -686,7 +655,7 @@ class Gate:
         None when no host was probed at all (the playbook did not start: a syntax error,
         a missing collection): the run's own error says why."""
         if self.report is None:
-            if not any(str(e.get("event", "")).startswith("runner_on_") for e in events):
+            if not events_.touched_hosts(events):
                 return None
             self.report = self.judge(events)
             if self.report.ok:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from swarmctl.ansible import events
 from swarmctl.ansible.progress import Progress
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.models.cluster import Node
@@ -52,11 +53,9 @@ def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
 
 
 def nodes_from(result: RunResult) -> list[Node]:
-    """The node list the verify role read last, sorted managers first."""
-    found = result.results(action="community.docker.docker_node_info",
-                           task="Wait until every node is Ready, every manager Reachable "
-                                "and one is Leader.")
+    """The node list the verify role published last, sorted managers first."""
+    found = events.published(result.events, "nodes")
     if not found:
         return []
-    nodes = [Node.from_api(raw) for raw in found[-1].get("nodes", [])]
+    nodes = [Node.from_api(raw) for raw in found[-1].get("nodes") or []]
     return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname))

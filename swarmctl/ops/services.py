@@ -17,18 +17,14 @@ from typing import Any
 
 from rich.console import Console
 
-from swarmctl.ansible.progress import Progress
+from swarmctl.ansible import events
+from swarmctl.ansible.progress import Progress, status_only
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import PreflightError, RunError
 from swarmctl.models import spec as specmod
 from swarmctl.models.cluster import ClusterStatus, Node, ServiceStatus, counts
 from swarmctl.models.inventory import Host, Inventory
 from swarmctl.ops import remote
-
-WAIT_TASK = "Wait until every declared service has converged."
-# The play's first task on the manager; it also refuses a host that cannot deploy.
-SNAPSHOT_TASK = "Record the services' update state before changing them."
-WARNING_MARKS = ("swarm_services_ipvs_missing: ", "swarm_services_ipsec_missing: ")
 
 
 @dataclass
@@ -44,66 +40,55 @@ class Deployed:
         return self.result.total_changed
 
 
-def _events_of(result: RunResult, task: str) -> list[tuple[bool, dict[str, Any]]]:
-    """(failed, res) of each result of a task."""
-    out = []
-    for ev in result.events:
-        data = ev.get("event_data", {})
-        if ev.get("event") in ("runner_on_ok", "runner_on_failed") and data.get("task") == task:
-            out.append((ev["event"] == "runner_on_failed", data.get("res", {})))
-    return out
+def _converge(result: RunResult, phase: str) -> list[events.Result]:
+    """The results of swarm_services_converge's snapshot or wait phase on the manager.
+    The snapshot is the play's first task on the manager: it only reads, and refuses a
+    host that cannot deploy (manager_problem)."""
+    found = events.of_module(result.events, "swarm_services_converge")
+    if phase == "snapshot":
+        return [r for r in found if ("snapshot" in r.res and "services" not in r.res)
+                or r.res.get("manager_problem")]
+    return [r for r in found if "services" in r.res]
 
 
 def _warnings(result: RunResult) -> list[str]:
-    """The role's kernel warnings (IPVS, IPsec), once each."""
+    """The kernel warnings of the snapshot (IPVS, IPsec), once each."""
     found: list[str] = []
-    for ev in result.events:
-        res = ev.get("event_data", {}).get("res", {})
-        msg = res.get("msg") if isinstance(res, dict) else None
-        if ev.get("event") != "runner_on_ok" or not isinstance(msg, str):
-            continue
-        for mark in WARNING_MARKS:
-            if msg.startswith(mark) and msg.removeprefix(mark) not in found:
-                found.append(msg.removeprefix(mark))
+    for r in _converge(result, "snapshot"):
+        for warning in r.res.get("kernel_warnings") or []:
+            if warning not in found:
+                found.append(warning)
     return found
 
 
-def _shown(progress: Progress):
-    """Progress without the play's title (the status line names it) and without the first
-    task's failure: a refusal there is reported as the one error line."""
-
-    def handler(event: dict[str, Any]) -> None:
-        kind, data = event.get("event"), event.get("event_data", {})
-        if kind == "playbook_on_play_start" or (
-                kind in ("runner_on_failed", "runner_on_unreachable")
-                and data.get("task") == SNAPSHOT_TASK):
-            return
-        progress(event)
-
-    return handler
+def _before_snapshot(result: RunResult, manager: Host) -> events.Result | None:
+    """The manager's failure before the snapshot succeeded (SSH, sudo, Docker, not an
+    active manager): nothing was changed then. None when it did not fail there."""
+    for r in events.results(result.events):
+        if r.host != manager.name:
+            continue
+        if r.module == "swarm_services_converge" and r.outcome == "ok":
+            return None  # the snapshot passed: a later failure is the run's own
+        if r.outcome == "unreachable" or (r.outcome == "failed" and not r.ignored):
+            return r
+    return None
 
 
 def _refusal(result: RunResult, manager: Host) -> str | None:
-    """Why the manager refused the deploy in the play's first task (SSH, sudo, Docker,
-    not an active manager), as one line with the fix; None when it did not. Nothing
-    was changed then: the first task only reads."""
+    """Why the manager refused the deploy before anything changed, as one line with the
+    fix; None when it did not."""
     from swarmctl.ops import checks
 
-    for ev in result.events:
-        kind, data = ev.get("event"), ev.get("event_data", {})
-        res = data.get("res") or {}
-        if data.get("task") != SNAPSHOT_TASK:
-            continue
-        if kind == "runner_on_unreachable":
-            verdict = checks.access_failure(manager, unreachable=checks.ansible_message(res))
-        elif kind == "runner_on_failed":
-            if res.get("manager_problem"):
-                return f"{manager.name}: {res.get('msg')}"
-            verdict = checks.access_failure(manager, failed=checks.ansible_message(res))
-        else:
-            continue
-        return verdict.line() if verdict else None
-    return None
+    r = _before_snapshot(result, manager)
+    if r is None:
+        return None
+    if r.outcome == "unreachable":
+        verdict = checks.access_failure(manager, unreachable=checks.ansible_message(r.res))
+    elif r.res.get("manager_problem"):
+        return f"{manager.name}: {r.res.get('msg')}"
+    else:
+        verdict = checks.access_failure(manager, failed=checks.ansible_message(r.res))
+    return verdict.line() if verdict else None
 
 
 def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Console,
@@ -116,21 +101,34 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
         "swarm_services_manager": manager.name,
         "swarm_services_wait_timeout": timeout,
     }
+    snapshot_passed = False
+
+    def track(event: dict[str, Any]) -> None:
+        nonlocal snapshot_passed
+        r = events.result(event)
+        if r and r.host == manager.name and r.module == "swarm_services_converge" \
+                and r.outcome == "ok":
+            snapshot_passed = True
+        shown(event)
+
     with Progress(console, "deploying", active=not verbosity) as progress:
+        # a failure before the snapshot passed is reported as the one error line
+        shown = status_only(progress, hide_failures_of=lambda r: r.host == manager.name
+                            and not snapshot_passed)
         result = run_playbook("services.yml", inv.path, verb="deploy", extravars=extravars,
-                              verbosity=verbosity, on_event=_shown(progress))
+                              verbosity=verbosity, on_event=track)
     refused = _refusal(result, manager)
     if refused:
         raise PreflightError(f"cannot deploy from {refused}; nothing was changed")
     warnings = _warnings(result)
-    waited = _events_of(result, WAIT_TASK)
-    services = list(waited[-1][1].get("services", [])) if waited else []
-    if waited and waited[-1][0]:
+    waited = _converge(result, "wait")
+    services = list(waited[-1].res.get("services", [])) if waited else []
+    if waited and waited[-1].outcome == "failed":
         for warning in warnings:
             console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
         rolled = [s["name"] for s in services if s.get("state") == "rolled_back"]
         head = "update rolled back: " if rolled else "deploy did not converge: "
-        msg = waited[-1][1].get("msg", "")
+        msg = waited[-1].res.get("msg", "")
         if "No such image" in msg:
             msg += ("; copy the image to the nodes with `swarmctl images load -i "
                     f"{inv.path} IMAGE`, or push it to a registry they can pull from")

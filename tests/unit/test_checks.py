@@ -373,8 +373,12 @@ def _check_events(inv, obs) -> list[dict]:
     return events
 
 
-def _gate_play() -> dict:
-    return {"event": "playbook_on_play_start", "event_data": {"play": checks.GATE_PLAY}}
+def _gate_play() -> list[dict]:
+    """The gate play's start, then its set_stats result as provision.yml publishes it."""
+    from tests.unit.test_channel import published_event
+
+    return [{"event": "playbook_on_play_start", "event_data": {"play": "any name"}},
+            published_event("playbooks/provision.yml", "checks_done", host="m1")]
 
 
 def _later() -> list[dict]:
@@ -388,7 +392,7 @@ def _run_gate(inv, obs, tmp_path):
     seen: list[dict] = []
     table = Console(file=io.StringIO(), record=True, width=200)
     gate = checks.Gate(inv, tmp_path / "verdict.json", seen.append, table)
-    for event in [*_check_events(inv, obs), _gate_play(), *_later()]:
+    for event in [*_check_events(inv, obs), *_gate_play(), *_later()]:
         gate(event)
     return gate, seen, table
 
