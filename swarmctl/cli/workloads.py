@@ -48,13 +48,7 @@ def deploy(
     for warning in done.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if done.services:
-        from swarmctl.models.cluster import ServiceStatus
-
-        rows = [ServiceStatus(name=s["name"], mode=s.get("mode", ""),
-                              running=s["running"], desired=s["desired"], image=s["image"],
-                              update_state=s.get("update_state", ""))
-                for s in done.services]
-        report.print_services(out, rows)
+        report.print_services(out, done.statuses())
     kinds = ", ".join(f"{len(getattr(spec, k))} {k}" for k in specmod.KINDS
                       if getattr(spec, k))
     out.print(f"[green]✓[/] deployed {kinds or 'nothing'}: converged in "

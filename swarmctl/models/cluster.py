@@ -97,6 +97,14 @@ class ServiceStatus:
         )
 
 
+    @classmethod
+    def from_converged(cls, row: dict[str, Any]) -> ServiceStatus:
+        """A service as swarm_services_converge's wait reports it."""
+        return cls(name=row["name"], mode=row.get("mode", ""), running=row["running"],
+                   desired=row["desired"], image=row["image"],
+                   update_state=row.get("update_state", ""))
+
+
 @dataclass
 class ClusterStatus:
     manager: str

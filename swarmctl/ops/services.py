@@ -39,6 +39,10 @@ class Deployed:
     def changed(self) -> int:
         return self.result.total_changed
 
+    def statuses(self) -> list[ServiceStatus]:
+        """The services as the wait left them, for the table."""
+        return [ServiceStatus.from_converged(s) for s in self.services]
+
 
 def _converge(result: RunResult, phase: str) -> list[events.Result]:
     """The results of swarm_services_converge's snapshot or wait phase on the manager.

@@ -49,3 +49,12 @@ def test_row_from_api():
     assert row.update_state == "rollback_completed"
     assert ServiceStatus.from_api(svc({"Replicated": {}}, restart="none"), (0, 1)).mode \
         == "replicated one-shot"
+
+
+def test_a_converged_row_of_the_wait_becomes_a_table_row():
+    row = {"name": "web", "mode": "replicated", "running": 2, "desired": 3,
+           "image": "my-web:v2", "update_state": "rollback_completed", "state": "rolled_back"}
+    status = ServiceStatus.from_converged(row)
+    assert (status.name, status.running, status.desired, status.image, status.update_state) \
+        == ("web", 2, 3, "my-web:v2", "rollback_completed")
+    assert status.ports == []
