@@ -21,7 +21,7 @@ demo-down: venv
 
 ## test: lint, unit tests, end-to-end tests on lab nodes, and the Molecule default scenario
 test: venv engine lint
-	$(BIN)/pytest -ra tests
+	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra tests
 	$(MAKE) molecule MOLECULE_SCENARIOS=default
 
 lint: venv
@@ -33,7 +33,7 @@ unit: venv
 	$(BIN)/pytest -ra tests/unit
 
 e2e: venv engine
-	$(BIN)/pytest -ra -m e2e tests
+	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m e2e tests
 
 ## molecule: Molecule scenarios (MOLECULE_SCENARIOS, default: all) on MOLECULE_DISTRO nodes
 MOLECULE_DISTRO ?= $(DISTRO)

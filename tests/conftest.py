@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SWARMCTL = [sys.executable, "-m", "swarmctl"]
+# `make test` runs the CLI installed from the wheel (as users get it: its collection, not
+# the checkout's files); `pytest` alone runs the checkout's (`python -m swarmctl`).
+_INSTALLED = Path(sys.executable).parent / "swarmctl"
+SWARMCTL = ([str(_INSTALLED)] if os.environ.get("SWARMCTL_TEST_INSTALLED") == "1"
+            else [sys.executable, "-m", "swarmctl"])
 # Test labs are named per test session, so that two sessions on one Docker engine
 # (two developers, or a developer and CI) never tear down each other's nodes.
 RUN_ID = os.environ.get("SWARMCTL_TEST_ID") or str(os.getpid() % 100000)
@@ -94,6 +98,16 @@ def changed_counts(run_dir: Path) -> dict[str, int]:
             changed = data.get("changed", {})
             return {host: changed.get(host, 0) for host in data.get("processed", {})}
     raise AssertionError(f"no playbook_on_stats event in {run_dir}")
+
+
+def assert_no_changes(output: str, *hosts: str) -> dict[str, int]:
+    """The run named in `output` processed `hosts` (at least one) and changed nothing:
+    an empty count would pass a plain sum() check without proving anything."""
+    counts = changed_counts(run_dir_from(output))
+    assert counts, f"the run processed no host: {counts}"
+    assert set(hosts) <= set(counts), f"{hosts} not all processed: {counts}"
+    assert sum(counts.values()) == 0, counts
+    return counts
 
 
 def run_dir_from(output: str) -> Path:

@@ -24,8 +24,8 @@ import yaml
 from tests.conftest import (
     REPO,
     _lab_down,
+    assert_no_changes,
     assert_refused,
-    changed_counts,
     lab_name,
     node_exec,
     provisioned_lab,
@@ -123,7 +123,7 @@ def test_scale_to_six_then_rerun_changes_nothing(web_lab):
     tasks_before = {t["ID"] for t in running_tasks(mgr, "my-web")}
     again = deploy(web_lab.inventory, EXAMPLE / "lab-v1-x6.yml")
     assert again.rc == 0, again.output
-    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+    assert_no_changes(again.output, web_lab.lab.managers[0].name)
     after = service(mgr, "my-web")
     assert after["UpdatedAt"] == before["UpdatedAt"]
     assert after["Version"] == before["Version"]
@@ -159,7 +159,7 @@ def test_broken_v3_rolls_back_and_v2_keeps_serving(web_lab):
 def test_redeploying_the_serving_version_after_a_rollback_succeeds(web_lab):
     result = deploy(web_lab.inventory, EXAMPLE / "lab-v2-x6.yml")
     assert result.rc == 0, result.output
-    assert sum(changed_counts(run_dir_from(result.output)).values()) == 0
+    assert_no_changes(result.output, web_lab.lab.managers[0].name)
 
 
 def test_self_healing_when_a_worker_stops(web_lab):
@@ -275,7 +275,7 @@ services:
     assert "my-web v1" in from_c
     again = deploy(cluster.inventory, spec)
     assert again.rc == 0, again.output
-    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+    assert_no_changes(again.output, cluster.lab.managers[0].name)
 
 
 def test_secret_is_mounted_and_never_shown(on_cluster, tmp_path):
@@ -312,7 +312,7 @@ services:
         leaks = [t[:200] for t in texts if secret in t]
         assert not leaks, f"secret value found in output or run artifacts: {leaks}"
     assert again.rc == 0, again.output
-    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+    assert_no_changes(again.output, cluster.lab.managers[0].name)
 
 
 def test_config_and_stack_are_deployed_and_a_rerun_changes_nothing(on_cluster, tmp_path):
@@ -360,7 +360,7 @@ stacks:
     config_before = service(cluster.leader, "svc-config")["UpdatedAt"]
     again = deploy(cluster.inventory, spec)
     assert again.rc == 0, again.output
-    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+    assert_no_changes(again.output, cluster.lab.managers[0].name)
     assert service(cluster.leader, "svc-config")["UpdatedAt"] == config_before
     # `docker stack deploy` re-applies the compose file (Docker bumps the services'
     # UpdatedAt even when nothing differs) but restarts no task of an unchanged stack

@@ -122,6 +122,4 @@ def test_the_own_listener_is_reported_gone_only_once_it_exited(modules):
     assert reach.listener_gone({"pid": 0, "start_time": ""}, 0.1)
     proc = sys.modules[UTILS + "swarm_preflight_proc"]
     me = {"pid": os.getpid(), "start_time": proc.start_time(os.getpid())}
-    started = time.monotonic()
     assert not reach.listener_gone(me, 0.3)  # this process is alive
-    assert time.monotonic() - started >= 0.3
