@@ -7,7 +7,7 @@ LAB ?= demo
 DISTRO ?= bookworm
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo demo-down test lint unit e2e molecule bench venv engine clean
+.PHONY: demo demo-down test lint sanity unit e2e molecule bench venv engine clean
 
 ## demo: venv + install + Docker engine + a lab of 3 managers and 2 workers, provisioned
 demo: venv engine
@@ -19,15 +19,19 @@ demo: venv engine
 demo-down: venv
 	$(BIN)/swarmctl lab down --name $(LAB)
 
-## test: lint, unit tests, end-to-end tests on lab nodes, and the Molecule default scenario
-test: venv engine lint
+## test: lint, ansible-test sanity, unit and end-to-end tests on lab nodes, Molecule
+test: venv engine lint sanity
 	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra tests
-	$(MAKE) molecule MOLECULE_SCENARIOS=default
+	$(MAKE) molecule
 
 lint: venv
 	$(BIN)/ruff check swarmctl tests bench plugins
 	$(BIN)/yamllint -s roles playbooks molecule inventories examples meta galaxy.yml
 	$(BIN)/ansible-lint --profile production
+
+## sanity: ansible-test sanity on the built collection (the tests that run offline)
+sanity: venv
+	BIN=$(BIN) scripts/sanity.sh
 
 unit: venv
 	$(BIN)/pytest -ra tests/unit

@@ -9,7 +9,7 @@
 # from PyPI. Tests that need a container or a network beyond PyPI are not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-.venv/bin}
+BIN=$(cd "${BIN:-.venv/bin}" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -29,7 +29,7 @@ if pkgs:
 fi
 
 "$BIN/ansible-galaxy" collection build --output-path "$work" . >/dev/null
-(cd "$work" && "$OLDPWD/$BIN/ansible-galaxy" collection install --no-deps -p "$work/c" "$work"/swarmctl-swarm-*.tar.gz >/dev/null)
+(cd "$work" && "$BIN/ansible-galaxy" collection install --no-deps -p "$work/c" "$work"/swarmctl-swarm-*.tar.gz >/dev/null)
 cd "$work/c/ansible_collections/swarmctl/swarm"
-PATH="$OLDPWD/$BIN:$PATH" ansible-test sanity --python "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+PATH="$BIN:$PATH" ansible-test sanity --python "$("$BIN/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
   --color no "$@"

@@ -28,7 +28,7 @@ def installed_packages(module, names):
     """The names dpkg reports as installed (the others are absent or half-installed)."""
     if not names or not shutil.which("dpkg-query"):  # not Debian: the OS check says so
         return []
-    _, out, _ = module.run_command(
+    _rc, out, _err = module.run_command(
         ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n", "--", *names])
     # rc 1 only means that some names are unknown to dpkg: the known ones are listed.
     found = []
@@ -97,7 +97,7 @@ def docker_swarm_info(timeout=20):
 
 def swarm_section(info):
     """The Swarm section from docker_swarm_info()'s result, or None when it is not one."""
-    rc, out, _ = info
+    rc, out, _err = info
     if rc != 0:
         return None
     try:

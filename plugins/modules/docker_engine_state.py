@@ -38,7 +38,15 @@ options:
       a converged host needs no second read of its swarm state.
     type: bool
     default: true
-author: swarmctl
+author: swarmctl developers (@swarmctl)
+"""
+
+EXAMPLES = r"""
+- name: Read Docker's packages, service and swarm state, and the OS facts.
+  swarmctl.swarm.docker_engine_state:
+    packages: [docker.io, python3-docker]
+    gather_subset: [distribution, network]
+  register: engine
 """
 
 RETURN = r"""

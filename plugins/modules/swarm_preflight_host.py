@@ -70,7 +70,18 @@ options:
     type: list
     elements: str
     default: []
-author: swarmctl
+author: swarmctl developers (@swarmctl)
+"""
+
+EXAMPLES = r"""
+- name: Read the host and start a temporary listener on its free swarm ports.
+  swarmctl.swarm.swarm_preflight_host:
+    name: "{{ inventory_hostname }}"
+    ansible_host: "{{ ansible_host }}"
+    ports: [2377/tcp, 7946/tcp, 7946/udp, 4789/udp]
+    listen_seconds: 60
+    expect_peers: 4
+  register: swarm_preflight_host
 """
 
 RETURN = r"""
@@ -88,10 +99,8 @@ ansible_facts:
   type: dict
 """
 
-import contextlib
 import glob
 import gzip
-import ipaddress
 import json
 import os
 import signal
@@ -100,6 +109,7 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.swarmctl.swarm.plugins.module_utils.advertise import choose
 from ansible_collections.swarmctl.swarm.plugins.module_utils.docker_engine_host import (
     docker_swarm_info,
     engine_state,
@@ -245,7 +255,7 @@ def run(cmd, timeout=10):
 
 def interfaces():
     """[{name, mtu, addresses: [...]}] from `ip -j addr`."""
-    rc, out, _ = run(["ip", "-j", "addr", "show"])
+    rc, out, _err = run(["ip", "-j", "addr", "show"])
     if rc != 0:
         return []
     try:
@@ -258,7 +268,7 @@ def interfaces():
 
 
 def default_address():
-    rc, out, _ = run(["ip", "-j", "-4", "route", "show", "default"])
+    rc, out, _err = run(["ip", "-j", "-4", "route", "show", "default"])
     if rc != 0:
         return ""
     try:
@@ -278,22 +288,12 @@ def default_address():
 
 
 def advertise(params, ifaces):
-    all_addrs = [a for i in ifaces for a in i["addresses"]]
-    if params["advertise_addr"]:
-        return params["advertise_addr"], "swarm_advertise_addr"
-    if params["advertise_network"]:
-        try:
-            net = ipaddress.ip_network(params["advertise_network"], strict=False)
-        except ValueError:
-            return "", "swarm_advertise_network"
-        for addr in all_addrs:
-            with contextlib.suppress(ValueError):
-                if ipaddress.ip_address(addr) in net:
-                    return addr, "swarm_advertise_network"
-        return "", "swarm_advertise_network"
-    if params["ansible_host"] and params["ansible_host"] in all_addrs:
-        return params["ansible_host"], "ansible_host"
-    return default_address(), "default route"
+    addresses = [a for i in ifaces for a in i["addresses"]]
+    explicit, network = params["advertise_addr"] or "", params["advertise_network"] or ""
+    # the default route is read only where nothing else chooses
+    default = "" if explicit or network or (params["ansible_host"] in addresses) \
+        else default_address()
+    return choose(addresses, explicit, network, params["ansible_host"] or "", default)
 
 
 def swarm_state(info, list_nodes):
@@ -314,7 +314,7 @@ def swarm_state(info, list_nodes):
              "managers": [m.get("Addr", "") for m in swarm.get("RemoteManagers") or []],
              "error": swarm.get("Error", "")}
     if list_nodes and state["is_manager"] and state["state"] == "active":
-        rc, out, _ = run(["docker", "node", "ls", "--format", "{{.ID}}"])
+        rc, out, _err = run(["docker", "node", "ls", "--format", "{{.ID}}"])
         state["node_ids"] = out.split() if rc == 0 else []
     return state
 
@@ -357,7 +357,7 @@ def start_listener(usage, seconds, expect):
             serve(socks, time.monotonic() + seconds, wanted)
         finally:
             os._exit(0)
-    for sock, _, _ in socks:
+    for sock, _kind, _spec in socks:
         sock.close()
     return pid, listening
 
@@ -377,7 +377,7 @@ def serve(socks, deadline, wanted):
     pending = {}  # accepted TCP connection fd -> (conn, spec, peer address, given up at)
     while True:
         now = time.monotonic()
-        for fd, (conn, _, _, until) in list(pending.items()):
+        for fd, (conn, _spec, _peer, until) in list(pending.items()):
             if now >= until:
                 conn.close()
                 del pending[fd]
@@ -385,11 +385,11 @@ def serve(socks, deadline, wanted):
             return
         if wanted and all(len(seen[spec]) >= n for spec, n in wanted.items()):
             return
-        ready, _, _ = select.select(list(by_fd) + list(pending), [], [],
+        ready, _writable, _failed = select.select(list(by_fd) + list(pending), [], [],
                                     min(deadline - now, 0.5))
         for fd in ready:
             if fd in pending:
-                conn, spec, peer, _ = pending.pop(fd)
+                conn, spec, peer, _until = pending.pop(fd)
                 try:
                     marked = conn.recv(64).startswith(MAGIC)
                 except OSError:

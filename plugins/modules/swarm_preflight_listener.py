@@ -18,7 +18,14 @@ options:
     description: Start time of the listener (field 22 of /proc/PID/stat).
     type: str
     required: true
-author: swarmctl
+author: swarmctl developers (@swarmctl)
+"""
+
+EXAMPLES = r"""
+- name: Ensure the temporary listener of this host is stopped.
+  swarmctl.swarm.swarm_preflight_listener:
+    pid: "{{ swarm_preflight_host.preflight.listener.pid }}"
+    start_time: "{{ swarm_preflight_host.preflight.listener.start_time }}"
 """
 
 RETURN = r"""

@@ -41,7 +41,16 @@ options:
     description: Seconds to wait for the own listener to exit.
     type: float
     default: 3.0
-author: swarmctl
+author: swarmctl developers (@swarmctl)
+"""
+
+EXAMPLES = r"""
+- name: Probe the swarm ports of every other host from this one.
+  swarmctl.swarm.swarm_preflight_reach:
+    peers: "{{ groups['all'] | difference([inventory_hostname])
+               | map('extract', hostvars, ['swarm_preflight_host', 'preflight']) | list }}"
+    managers: "{{ groups['swarm_managers'] }}"
+    timeout: 3
 """
 
 RETURN = r"""
@@ -86,7 +95,7 @@ def probe(item, timeout):
                 sock.settimeout(timeout)
                 sock.sendto(nonce, (address, port))
                 while True:
-                    data, _ = sock.recvfrom(512)
+                    data, _addr = sock.recvfrom(512)
                     if data == nonce:
                         result["ok"] = True
                         break

@@ -51,7 +51,22 @@ options:
     type: list
     elements: str
     default: []
-author: swarmctl
+author: swarmctl developers (@swarmctl)
+"""
+
+EXAMPLES = r"""
+- name: Record the services' update state before changing them.
+  swarmctl.swarm.swarm_services_converge:
+    phase: snapshot
+    services: [my-web]
+  register: before
+
+- name: Wait until my-web has converged (or rolled back).
+  swarmctl.swarm.swarm_services_converge:
+    phase: wait
+    services: [my-web]
+    before: "{{ before.snapshot }}"
+    timeout: 300
 """
 
 RETURN = r"""
@@ -75,7 +90,7 @@ kernel_warnings:
   type: list
 manager_problem:
   description: Set when the host cannot deploy (no Docker SDK, Docker not answering, not
-    a manager of an active, unlocked swarm); RV(msg) says why and what to do.
+    a manager of an active, unlocked swarm); the message says why and what to do.
   returned: failure
   type: bool
 services:

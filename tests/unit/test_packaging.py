@@ -73,7 +73,8 @@ def test_built_collection_installs_and_its_playbooks_resolve(tmp_path):
                    cwd=tmp_path)
     installed = coll / "ansible_collections" / "swarmctl" / "swarm"
     assert (installed / "plugins" / "modules" / "swarm_services_converge.py").is_file()
-    assert not (installed / "swarmctl").exists() and not (installed / "tests").exists()
+    assert not (installed / "swarmctl").exists() and not (installed / "tests" / "e2e").exists()
+    assert (installed / "tests" / "sanity" / "ignore-2.19.txt").is_file()
     inventory = tmp_path / "hosts.ini"
     inventory.write_text("[swarm_managers]\nm1 ansible_host=127.0.0.2\n[swarm_workers]\n")
     proc = subprocess.run(

@@ -30,6 +30,8 @@ def modules():
     # The modules import their shared helpers by FQCN, as Ansible ships them to the host.
     proc = _load("swarm_preflight_proc", PLUGINS / "module_utils" / "swarm_preflight_proc.py")
     sys.modules[UTILS + "swarm_preflight_proc"] = proc
+    sys.modules[UTILS + "advertise"] = _load("advertise",
+                                             PLUGINS / "module_utils" / "advertise.py")
     engine = _load("docker_engine_host", PLUGINS / "module_utils" / "docker_engine_host.py")
     sys.modules[UTILS + "docker_engine_host"] = engine
     host = _load("swarm_preflight_host", PLUGINS / "modules" / "swarm_preflight_host.py")

@@ -1,0 +1,73 @@
+"""README promises that had no test of their own, on the session's lab swarm: each
+changes nothing that the next test depends on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, assert_no_changes, node_exec, swarmctl
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+
+def _with_vars(inventory: Path, tmp_path: Path, **variables) -> Path:
+    """A copy of the lab's inventory with more variables for every host."""
+    data = yaml.safe_load(inventory.read_text())
+    data["all"].setdefault("vars", {}).update(variables)
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_skip_checks_converges_without_probing_any_host(cluster):
+    result = swarmctl("provision", "--skip-checks", str(cluster.inventory))
+    assert result.rc == 0, result.output
+    assert "Preflight checks" not in result.output
+    assert_no_changes(result.output, *(n.name for n in cluster.lab.nodes))
+
+
+def test_empty_daemon_options_leave_daemon_json_alone(cluster, tmp_path):
+    """`docker_engine_daemon_options: {}` means "not mine": a file written by someone
+    else is neither rewritten nor a reason to restart Docker."""
+    node = cluster.lab.workers[0].name
+    before = node_exec(node, "cat", "/etc/docker/daemon.json")
+    theirs = json.dumps({"log-driver": "json-file", "log-opts": {"max-size": "5m"}})
+    node_exec(node, "sh", "-c", f"printf '%s' '{theirs}' > /etc/docker/daemon.json")
+    started = node_exec(node, "systemctl", "show", "docker", "-p", "ActiveEnterTimestamp")
+    try:
+        inv = _with_vars(cluster.inventory, tmp_path, docker_engine_daemon_options={})
+        result = swarmctl("provision", "--skip-checks", str(inv))
+        assert result.rc == 0, result.output
+        assert_no_changes(result.output, node)
+        assert node_exec(node, "cat", "/etc/docker/daemon.json") == theirs
+        assert node_exec(node, "systemctl", "show", "docker", "-p",
+                         "ActiveEnterTimestamp") == started
+    finally:  # back to the roles' own file: the next provision must not restart Docker
+        node_exec(node, "sh", "-c", f"printf '%s' '{before}' > /etc/docker/daemon.json")
+
+
+def test_check_diff_predicts_a_change_and_makes_none(cluster, tmp_path):
+    """`ansible-playbook site.yml --check --diff` with a new label reports the change on
+    every host and applies it on none."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(cluster.inventory), "--check", "--diff",
+         "-e", json.dumps({"swarm_node_labels": {"predicted": "yes"}}),
+         str(REPO / "playbooks" / "site.yml")],
+        capture_output=True, text=True, timeout=900, cwd=REPO, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    for node in cluster.lab.nodes:
+        recap = next(line for line in proc.stdout.splitlines()
+                     if line.startswith(node.name + " ") and "ok=" in line)
+        assert "changed=0" not in recap, recap
+        labels = node_exec(cluster.leader, "docker", "node", "inspect", node.name,
+                           "--format", "{{json .Spec.Labels}}")
+        assert "predicted" not in (json.loads(labels) or {}), node.name
