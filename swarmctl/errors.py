@@ -5,6 +5,7 @@ Exit codes (documented in the README):
   1  a run failed on the hosts (Ansible failed, a deploy did not converge)
   2  bad input: inventory, spec or command line; nothing was touched
   3  preflight checks failed, or the manager deploy uses cannot deploy; nothing was changed
+  5  another swarmctl run holds the swarm's lock; nothing was changed
 """
 
 from __future__ import annotations
@@ -42,3 +43,9 @@ class LabError(SwarmctlError):
     """The local lab could not be created, inspected or removed."""
 
     exit_code = 1
+
+
+class LockedError(SwarmctlError):
+    """Another swarmctl run holds the swarm's lock. Nothing was changed."""
+
+    exit_code = 5

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryArg, VerboseOpt
-from swarmctl.console import err, out
+from swarmctl.cli.options import InventoryArg, LockWaitOpt, VerboseOpt
+from swarmctl.console import err, out, warn
 
 
 def provision(
@@ -17,22 +17,26 @@ def provision(
     verbose: VerboseOpt = 0,
     skip_checks: Annotated[bool, typer.Option(
         "--skip-checks", help="Do not run the preflight checks first.")] = False,
+    lock_wait: LockWaitOpt = 0,
 ) -> None:
     """Install Docker on every host and make them one swarm (idempotent).
 
     Initialises the swarm on the first manager, joins the other managers one at a
     time and the workers in parallel, applies node labels and availability, then
-    verifies the cluster and prints it. A second run changes nothing.
+    verifies the cluster and prints it. A second run changes nothing. One run at a
+    time per swarm: another run's lock makes it wait (--lock-wait) or refuse (exit 5).
     """
     from swarmctl.cli import report
+    from swarmctl.ops import lock
     from swarmctl.ops import provision as cluster
 
     inv = _load_inventory(inventory)
     for warning in inv.warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     started = time.monotonic()
-    result = cluster.provision(inv, verbosity=verbose, console=err, checks=not skip_checks,
-                               report_console=out)
+    with lock.held(inv, "provision", wait=lock_wait, warn=warn):
+        result = cluster.provision(inv, verbosity=verbose, console=err,
+                                   checks=not skip_checks, report_console=out)
     nodes = cluster.nodes_from(result)
     report.print_nodes(out, nodes)
     out.print(

@@ -19,3 +19,8 @@ InventoryOpt = Annotated[
     Path, typer.Option("--inventory", "-i", show_default=False,
                        help="Ansible YAML inventory with swarm_managers and swarm_workers.")
 ]
+LockWaitOpt = Annotated[
+    float, typer.Option("--lock-wait", metavar="SECONDS",
+                        help="Wait this long for another swarmctl run on this swarm to "
+                             "finish (default: refuse at once, exit 5).")
+]

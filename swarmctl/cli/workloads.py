@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryOpt, VerboseOpt
-from swarmctl.console import err, out
+from swarmctl.cli.options import InventoryOpt, LockWaitOpt, VerboseOpt
+from swarmctl.console import err, out, warn
 
 
 def deploy(
@@ -25,6 +25,7 @@ def deploy(
     timeout: Annotated[int, typer.Option(
         "--timeout", help="Seconds to wait for the services to converge.")] = 300,
     verbose: VerboseOpt = 0,
+    lock_wait: LockWaitOpt = 0,
 ) -> None:
     """Converge the swarm's networks, secrets, configs, services and stacks.
 
@@ -34,17 +35,20 @@ def deploy(
     otherwise, nothing changed), and waits until every service has converged.
     An update that fails is rolled back by swarm: the old version keeps
     serving and deploy exits 1 naming the service. A re-run without changes
-    changes nothing and restarts no task.
+    changes nothing and restarts no task. One run at a time per swarm: another
+    run's lock makes it wait (--lock-wait) or refuse (exit 5).
     """
     from swarmctl.cli import report
     from swarmctl.models import inventory as invmod
     from swarmctl.models import spec as specmod
-    from swarmctl.ops import services
+    from swarmctl.ops import lock, services
 
     inv = invmod.load(inventory)
     spec = specmod.load(spec_file)
     started = time.monotonic()
-    done = services.deploy(inv, spec_file, verbosity=verbose, console=err, timeout=timeout)
+    with lock.held(inv, "deploy", wait=lock_wait, warn=warn):
+        done = services.deploy(inv, spec_file, verbosity=verbose, console=err,
+                               timeout=timeout)
     for warning in done.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if done.services:

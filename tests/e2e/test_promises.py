@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, assert_no_changes, node_exec, swarmctl
+from tests.conftest import REPO, SWARMCTL, assert_no_changes, assert_refused, node_exec, swarmctl
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -71,3 +73,60 @@ def test_check_diff_predicts_a_change_and_makes_none(cluster, tmp_path):
         labels = node_exec(cluster.leader, "docker", "node", "inspect", node.name,
                            "--format", "{{json .Spec.Labels}}")
         assert "predicted" not in (json.loads(labels) or {}), node.name
+
+
+def _lock(container: str, holder: dict) -> None:
+    data = json.dumps(holder)
+    node_exec(container, "sh", "-c", f"printf '%s' '{data}' | docker config create "
+              "swarmctl-lock -")
+
+
+def _locked(container: str) -> bool:
+    return "swarmctl-lock" in node_exec(container, "docker", "config", "ls", "--format",
+                                        "{{.Name}}")
+
+
+def test_a_second_run_at_once_is_refused_naming_the_first(cluster):
+    """Two operators at once: the second provision refuses (exit 5, one line naming the
+    holder) while the first holds the swarm's lock; the first converges and releases it."""
+    first = subprocess.Popen([*SWARMCTL, "provision", "--skip-checks", str(cluster.inventory)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "COLUMNS": "200"})
+    try:
+        deadline = time.monotonic() + 120
+        while not _locked(cluster.leader):
+            assert first.poll() is None, "the first run ended before it took the lock"
+            assert time.monotonic() < deadline, "the first run never took the lock"
+            time.sleep(0.5)
+        second = swarmctl("deploy", "-i", str(cluster.inventory),
+                          str(REPO / "examples" / "my-web" / "my-web.yml"))
+        assert_refused(second, 5, "another swarmctl run holds this swarm's lock",
+                       "`swarmctl provision`")
+    finally:
+        out, errs = first.communicate(timeout=900)
+    assert first.returncode == 0, out + errs
+    assert not _locked(cluster.leader)
+
+
+def test_a_foreign_lock_is_waited_for_then_refused_and_changes_nothing(cluster):
+    _lock(cluster.leader, {"by": "alice@elsewhere", "pid": 77, "command": "deploy",
+                           "since": time.time()})
+    try:
+        result = swarmctl("provision", str(cluster.inventory), "--lock-wait", "2")
+        assert_refused(result, 5, "alice@elsewhere", "swarmctl deploy", "--lock-wait",
+                       "docker config rm swarmctl-lock")
+        assert "Run folder" not in result.output  # no run started
+    finally:
+        node_exec(cluster.leader, "docker", "config", "rm", "swarmctl-lock", check=False)
+
+
+def test_a_lock_left_by_a_killed_run_here_is_broken_safely(cluster):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
+    _lock(cluster.leader, {"by": f"{user}@{socket.gethostname()}", "pid": dead.pid,
+                           "command": "provision", "since": time.time(), "token": "old"})
+    result = swarmctl("provision", "--skip-checks", str(cluster.inventory))
+    assert result.rc == 0, result.output
+    assert "breaking a stale swarmctl lock" in result.stderr
+    assert not _locked(cluster.leader)
