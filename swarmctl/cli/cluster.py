@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryArg, VerboseOpt
+from swarmctl.cli.options import (
+    AskVaultPassOpt,
+    ExtraVarsOpt,
+    InventoryArg,
+    MoreInventoriesOpt,
+    VaultIdOpt,
+    VaultPasswordFileOpt,
+    VerboseOpt,
+    load_inventory,
+)
 from swarmctl.console import err, out
 
 
@@ -17,6 +25,11 @@ def provision(
     verbose: VerboseOpt = 0,
     skip_checks: Annotated[bool, typer.Option(
         "--skip-checks", help="Do not run the preflight checks first.")] = False,
+    more: MoreInventoriesOpt = None,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
 ) -> None:
     """Install Docker on every host and make them one swarm (idempotent).
 
@@ -27,7 +40,8 @@ def provision(
     from swarmctl.cli import report
     from swarmctl.ops import provision as cluster
 
-    inv = _load_inventory(inventory)
+    inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
+                         ask_vault_pass, vault_id)
     for warning in inv.warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     started = time.monotonic()
@@ -41,7 +55,15 @@ def provision(
     )
 
 
-def check(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
+def check(
+    inventory: InventoryArg,
+    verbose: VerboseOpt = 0,
+    more: MoreInventoriesOpt = None,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
+) -> None:
     """Check every host before anything changes; changes nothing.
 
     Probes all hosts in parallel (SSH, sudo, OS, kernel features, swarm ports and their
@@ -49,7 +71,8 @@ def check(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
     membership, manager count) and prints a table host-by-check with a fix for each
     problem. Exit 0 when nothing fails (warnings allowed), 3 when a check fails.
     """
-    inv = _load_inventory(inventory)
+    inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
+                         ask_vault_pass, vault_id)
     _preflight(inv, verbose)
 
 
@@ -58,12 +81,6 @@ def _preflight(inv, verbose: int) -> None:
     from swarmctl.ops import checks
 
     checks.require(inv, console=err, verbosity=verbose, report_console=out)
-
-
-def _load_inventory(path: Path):
-    from swarmctl.models import inventory
-
-    return inventory.load(path)
 
 
 def register(app: typer.Typer) -> None:
