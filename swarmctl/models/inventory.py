@@ -239,6 +239,7 @@ class _YamlInventory:
                 except (TypeError, ValueError):
                     raise _fail(self.path, f"group {gname}", f"ansible_group_priority="
                                 f"{value!r} is not a number", "write an integer") from None
+                continue  # Ansible keeps it as the group's priority, not as a variable
             group.vars[str(var)] = value
         for hname, hvars in _mapping(self.path, f"group {gname} hosts",
                                      gbody.get("hosts")).items():

@@ -115,3 +115,19 @@ def read(path: Path, what: str) -> Any:
 
         data = vault.decrypt_file(path, data)
     return parse(decode(path, data), path)
+
+
+def prove_vaulted(data: Any, path: Path, where: str = "") -> None:
+    """Decrypt every `!vault` value in memory (the plaintext is dropped), so that a
+    missing or wrong vault password is refused now, naming the value, not mid-run."""
+    if isinstance(data, Vaulted):
+        from swarmctl.ansible import vault
+
+        vault.decrypt_text(str(data), f"{path}: {where or 'value'}")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            prove_vaulted(value, path, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for n, value in enumerate(data):
+            name = value.get("name") if isinstance(value, dict) else None
+            prove_vaulted(value, path, f"{where}[{name or n}]")
