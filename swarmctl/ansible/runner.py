@@ -81,10 +81,10 @@ def use(options: RunOptions) -> None:
     _options = options
 
 
-def user_ansible_cfg() -> Path | None:
+def user_ansible_cfg(environ: dict[str, str] | None = None) -> Path | None:
     """The user's ansible.cfg, found the way ansible-playbook looks for it (None when
     there is none, or it is swarmctl's own)."""
-    env = os.environ.get("ANSIBLE_CONFIG")
+    env = (os.environ if environ is None else environ).get("ANSIBLE_CONFIG")
     candidates = [Path(env).expanduser()] if env else []
     candidates += [Path.cwd() / "ansible.cfg", Path.home() / ".ansible.cfg",
                    Path("/etc/ansible/ansible.cfg")]
@@ -111,7 +111,7 @@ def _cfg_sets(cfg: Path | None) -> set[tuple[str, str]]:
 def ansible_env(base: dict[str, str] | None = None) -> tuple[dict[str, str], bool]:
     """The environment of ansible-playbook, and whether the user's forks setting holds."""
     env = dict(os.environ if base is None else base)
-    cfg = user_ansible_cfg()
+    cfg = user_ansible_cfg(env)
     user_sets = _cfg_sets(cfg)
     for var, (value, keys) in _DEFAULTS.items():
         if var not in env and not any(k in user_sets for k in keys):
