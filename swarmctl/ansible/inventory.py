@@ -332,3 +332,25 @@ def _extra_vars_error(exc: BaseException, given: Sequence[str]) -> InputError:
         return vault.refusal("-e " + " ".join(given), exc)
     return InputError(f"-e/--extra-vars: {text}; write key=value, a YAML/JSON mapping, or "
                       "@FILE")
+
+
+def select(sources: Sequence[Path], pattern: str, extra_vars: Sequence[str] = ()) -> list[str]:
+    """The hosts an Ansible `--limit` pattern selects (names, groups, globs, `~regex`,
+    `!` and `&`, `@file`), as ansible-playbook would."""
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    from swarmctl.ansible import vault
+
+    with quiet():
+        _init_plugins()
+        loader = DataLoader()
+        loader.set_vault_secrets(vault.secrets())
+        try:
+            manager = InventoryManager(loader=loader, sources=[str(s) for s in sources])
+            manager.subset(pattern)
+            return [h.name for h in manager.get_hosts("all")]
+        except AnsibleError as exc:
+            raise InputError(f"--limit {pattern}: {one_line(exc)}; give host or group names "
+                             "(e.g. w7 or 'swarm_workers:!w8')") from None

@@ -11,10 +11,12 @@ from swarmctl.cli.options import (
     AskVaultPassOpt,
     ExtraVarsOpt,
     InventoryArg,
+    LimitOpt,
     MoreInventoriesOpt,
     VaultIdOpt,
     VaultPasswordFileOpt,
     VerboseOpt,
+    limit_hosts,
     load_inventory,
 )
 from swarmctl.console import err, out
@@ -30,6 +32,7 @@ def provision(
     vault_password_file: VaultPasswordFileOpt = None,
     ask_vault_pass: AskVaultPassOpt = False,
     vault_id: VaultIdOpt = None,
+    limit: LimitOpt = None,
 ) -> None:
     """Install Docker on every host and make them one swarm (idempotent).
 
@@ -42,11 +45,14 @@ def provision(
 
     inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
                          ask_vault_pass, vault_id)
+    selected = limit_hosts(inv, limit, extra_vars)
     for warning in inv.warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     started = time.monotonic()
+    limited = cluster.Limited.of(inv, selected) if selected is not None and \
+        len(selected) < len(inv.hosts) else None
     result = cluster.provision(inv, verbosity=verbose, console=err, checks=not skip_checks,
-                               report_console=out)
+                               report_console=out, limit=limited)
     nodes = cluster.nodes_from(result)
     report.print_nodes(out, nodes)
     out.print(
@@ -63,6 +69,7 @@ def check(
     vault_password_file: VaultPasswordFileOpt = None,
     ask_vault_pass: AskVaultPassOpt = False,
     vault_id: VaultIdOpt = None,
+    limit: LimitOpt = None,
 ) -> None:
     """Check every host before anything changes; changes nothing.
 
@@ -73,14 +80,21 @@ def check(
     """
     inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
                          ask_vault_pass, vault_id)
-    _preflight(inv, verbose)
+    selected = limit_hosts(inv, limit, extra_vars)
+    if selected is not None and len(selected) < len(inv.hosts):
+        from swarmctl.ops.provision import Limited
+
+        limited = Limited.of(inv, selected)
+        _preflight(limited.inventory, verbose, limited.pattern)
+    else:
+        _preflight(inv, verbose)
 
 
-def _preflight(inv, verbose: int) -> None:
+def _preflight(inv, verbose: int, limit: str | None = None) -> None:
     """Run the preflight checks before anything changes (see `swarmctl check`)."""
     from swarmctl.ops import checks
 
-    checks.require(inv, console=err, verbosity=verbose, report_console=out)
+    checks.require(inv, console=err, verbosity=verbose, report_console=out, limit=limit)
 
 
 def register(app: typer.Typer) -> None:

@@ -62,6 +62,34 @@ VaultIdOpt = Annotated[
         help="An Ansible Vault identity, as ansible-playbook takes it (repeatable).")
 ]
 
+LimitOpt = Annotated[
+    str | None, typer.Option(
+        "--limit", "-l", show_default=False, metavar="PATTERN",
+        help="Work on these hosts only (an Ansible host pattern: names, groups, globs, "
+             "!host): provision converges only them, check probes only them. Every manager "
+             "is still part of the run, read but not changed: the swarm's state and join "
+             "tokens come from them. Refused when it matches no host, and (exit 3, nothing "
+             "changed) when there is no swarm yet and it leaves out the first manager, "
+             "which creates it.")
+]
+
+
+def limit_hosts(inv, pattern: str | None, extra_vars: list[str] | None = None
+                ) -> list[str] | None:
+    """The inventory's hosts a --limit selects, in inventory order (None: no limit)."""
+    if pattern is None:
+        return None
+    from swarmctl.ansible import inventory as ansible_inventory
+    from swarmctl.errors import InputError
+
+    chosen = set(ansible_inventory.select(list(inv.sources or (inv.path,)), pattern,
+                                          tuple(extra_vars or ())))
+    selected = [h.name for h in inv.hosts if h.name in chosen]
+    if not selected:
+        raise InputError(f"--limit {pattern}: matches no host of swarm_managers or "
+                         "swarm_workers; give host or group names of the inventory")
+    return selected
+
 
 def load_inventory(sources: Path | list[Path], extra_vars: list[str] | None = None,
                    vault_password_file: list[Path] | None = None,

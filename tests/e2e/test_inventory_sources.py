@@ -18,7 +18,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import RUN_ID, _lab_down, _lab_up, node_exec, run_dir_from, swarmctl
+from tests.conftest import (
+    RUN_ID,
+    _lab_down,
+    _lab_up,
+    changed_counts,
+    node_exec,
+    run_dir_from,
+    run_events,
+    swarmctl,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -95,6 +104,20 @@ def test_extra_vars_override_a_group_var(project):
     back = swarmctl("provision", str(project["inventory"]))
     assert back.rc == 0, back.output[-3000:]
     assert _labels(leader, project["worker"]) == {"zone": "eu-1a", "disk": "ssd"}
+
+
+def test_limit_converges_only_the_selected_worker(project):
+    cli = swarmctl("provision", str(project["inventory"]), "--limit", project["worker"])
+    assert cli.rc == 0, cli.output[-3000:]
+    run_dir = run_dir_from(cli.output)
+    assert changed_counts(run_dir) == {project["manager"]: 0, project["worker"]: 0}
+    changing = {"docker_engine", "swarm_join", "swarm_node"}
+    on = {(ev["event_data"].get("role"), ev["event_data"].get("host"))
+          for ev in run_events(run_dir)
+          if ev.get("event", "").startswith("runner_on_") and ev["event_data"].get("host")}
+    assert {host for role, host in on if role in changing} == {project["worker"]}
+    # the manager is read (its swarm state, the verification) but not converged
+    assert ("swarm_facts", project["manager"]) in on
 
 
 def test_a_vaulted_secret_is_deployed_and_never_in_clear(project, tmp_path):

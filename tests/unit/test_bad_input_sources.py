@@ -158,3 +158,12 @@ def test_vaulted_spec_value_without_password(tmp_path):
                     "".join(f"    {line}\n" for line in vaulted.splitlines()))
     refused(tmp_path / "home", "deploy", "-i", str(inv), str(spec),
             says=(str(spec), "secrets[db].value", "no vault password was given"))
+
+
+def test_limit_that_matches_no_host(tmp_path):
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("[swarm_managers]\nm1 ansible_host=127.0.0.11\n[other]\nx1\n")
+    refused(tmp_path / "home", "provision", str(inv), "--limit", "w7",
+            says=("--limit w7", "matches no host of swarm_managers or swarm_workers"))
+    refused(tmp_path / "home", "check", str(inv), "--limit", "other",
+            says=("--limit other", "matches no host"))
