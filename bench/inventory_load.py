@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,10 +60,18 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root / first.split("/")[0]
 
 
-def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, str]:
-    started = time.perf_counter()
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _time(argv: list[str], cwd: Path, env: dict[str, str]
+          ) -> tuple[float, float, int, str]:
+    """Wall time, CPU time (user+sys: steady when the machine is busy), rc, stderr."""
+    started, cpu = time.perf_counter(), _cpu()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    return time.perf_counter() - started, proc.returncode, proc.stderr.strip()
+    return (time.perf_counter() - started, _cpu() - cpu, proc.returncode,
+            proc.stderr.strip())
 
 
 def _fmt(samples: list[float]) -> str:
@@ -101,35 +110,46 @@ def main() -> None:
         for case, files in BAD.items():
             source = _write(tmp_path / "cases" / case.replace(" ", "_").replace(",", ""),
                             files)
-            found: dict[str, tuple[list[float], int, str]] = {t: ([], 0, "") for t in trees}
+            walls: dict[str, list[float]] = {t: [] for t in trees}
+            cpus: dict[str, list[float]] = {t: [] for t in trees}
+            last: dict[str, tuple[int, str]] = {}
             for _ in range(args.rounds):  # interleaved, so that load changes hit both
                 for label, tree in trees.items():
-                    seconds, rc, line = _time([sys.executable, "-m", "swarmctl", "check",
-                                               str(source)], tree, env)
-                    found[label][0].append(seconds)
-                    found[label] = (found[label][0], rc, line)
-            for label, (samples, rc, line) in found.items():
+                    wall, cpu, rc, line = _time([sys.executable, "-m", "swarmctl", "check",
+                                                 str(source)], tree, env)
+                    walls[label].append(wall)
+                    cpus[label].append(cpu)
+                    last[label] = (rc, line)
+            print(f"  {case}")
+            for label in trees:
+                rc, line = last[label]
                 shown = line.split(": ", 2)[-1] if ": " in line else line
-                print(f"  {case:36} {label:8} {_fmt(samples)}  exit {rc}: {shown[:70]}")
+                print(f"    {label:8} wall {_fmt(walls[label])}, CPU "
+                      f"{statistics.median(cpus[label]):.3f} s; exit {rc}: {shown[:60]}")
         good = tmp_path / "good" / "inventory.yml"
         good.parent.mkdir()
         good.write_text(_good(args.hosts))
-        code = ("import time; t = time.perf_counter(); from swarmctl.models import inventory; "
+        code = ("import time; t = time.perf_counter(); c = time.process_time(); "
+                "from swarmctl.models import inventory; "
                 f"inv = inventory.load({str(good)!r}); "
-                "print(time.perf_counter() - t, len(inv.hosts))")
+                "print(time.perf_counter() - t, time.process_time() - c, len(inv.hosts))")
         print(f"\n`inventory.load()` of a good {args.hosts}-host YAML inventory, in a fresh "
               "process (imports included):")
         paths = {"fast path": {}, "Ansible's InventoryManager": {"SWARMCTL_INVENTORY_LOADER":
                                                                  "ansible"}}
         timed: dict[str, list[float]] = {label: [] for label in paths}
+        cpu: dict[str, list[float]] = {label: [] for label in paths}
         for _ in range(args.rounds):
             for label, extra in paths.items():
                 proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                                       env={**env, **extra}, capture_output=True, text=True,
                                       check=True)
-                timed[label].append(float(proc.stdout.split()[0]))
+                wall, used, _ = proc.stdout.split()
+                timed[label].append(float(wall))
+                cpu[label].append(float(used))
         for label, samples in timed.items():
-            print(f"  {label:36} {_fmt(samples)}")
+            print(f"  {label:28} wall {_fmt(samples)}, CPU "
+                  f"{statistics.median(cpu[label]):.3f} s")
 
 
 if __name__ == "__main__":

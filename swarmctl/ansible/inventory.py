@@ -251,6 +251,8 @@ def resolve(sources: Sequence[Path], extra_vars: Sequence[str] = ()) -> Resolved
                 raise _source_error(exc, names, host.name) from None
             hvars = {k: v for k, v in raw.items() if k not in _MAGIC or k in extra}
             origins = {k: o for k in hvars if (o := _origin(hvars[k]))}
+            for key in extra:  # a -e value: named as such unless it came from @FILE
+                origins.setdefault(key, "-e/--extra-vars")
             out: dict[str, Any] = {}
             for key, value in hvars.items():
                 where = f"{origins.get(key) or _sources(names)}: host {host.name}: {key}"
