@@ -525,7 +525,7 @@ def load(source: str | Path | Sequence[str | Path], *, extra_vars: Sequence[str]
     else:
         from swarmctl.ansible import inventory as ansible_inventory
 
-        resolved = ansible_inventory.resolve(sources, extra_vars)
+        resolved = ansible_inventory.resolve(sources, extra_vars, [s.path for s in checked])
         managers = [(h.name, h.vars, h.origins) for h in resolved.managers]
         workers = [(h.name, h.vars, h.origins) for h in resolved.workers]
         both = resolved.both
