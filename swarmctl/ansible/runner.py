@@ -97,31 +97,53 @@ def user_ansible_cfg(environ: dict[str, str] | None = None) -> Path | None:
     return None
 
 
-def _cfg_sets(cfg: Path | None) -> set[tuple[str, str]]:
+def _cfg_read(cfg: Path | None) -> dict[tuple[str, str], str]:
+    """(section, key) → value of an ansible.cfg (empty when there is none)."""
     if cfg is None:
-        return set()
+        return {}
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read(cfg, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError):
-        return set()
-    return {(section, key) for section in parser.sections() for key in parser[section]}
+        return {}
+    return {(section, key): parser[section][key] for section in parser.sections()
+            for key in parser[section]}
+
+
+def _their_paths(env: dict[str, str], var: str, cfg: Path | None,
+                 values: dict[tuple[str, str], str], keys: tuple[str, ...]) -> list[str]:
+    """A search path of the user's (environment, else ansible.cfg, relative to it)."""
+    if env.get(var):
+        return [p for p in env[var].split(os.pathsep) if p]
+    for key in keys:
+        if ("defaults", key) in values and cfg is not None:
+            return [str((cfg.parent / Path(p).expanduser()).resolve())
+                    if not p.startswith(("/", "~")) else p
+                    for p in values[("defaults", key)].split(os.pathsep) if p.strip()]
+    return []
 
 
 def ansible_env(base: dict[str, str] | None = None) -> tuple[dict[str, str], bool]:
     """The environment of ansible-playbook, and whether the user's forks setting holds."""
     env = dict(os.environ if base is None else base)
     cfg = user_ansible_cfg(env)
-    user_sets = _cfg_sets(cfg)
+    values = _cfg_read(cfg)
+    user_sets = set(values)
     for var, (value, keys) in _DEFAULTS.items():
         if var not in env and not any(k in user_sets for k in keys):
             env[var] = value
     env.update(_FORCED)
     env["ANSIBLE_CONFIG"] = str(cfg or paths.ansible_dir() / "ansible.cfg")
-    # swarmctl's roles first; the user's roles path (if any) after them.
-    theirs = env.get("ANSIBLE_ROLES_PATH", "")
-    env["ANSIBLE_ROLES_PATH"] = os.pathsep.join(p for p in (str(paths.roles_dir()), theirs)
-                                                if p)
+    # swarmctl's roles and collection first; the user's paths (if any) after them.
+    roles = _their_paths(env, "ANSIBLE_ROLES_PATH", cfg, values, ("roles_path",))
+    env["ANSIBLE_ROLES_PATH"] = os.pathsep.join(dict.fromkeys([str(paths.roles_dir()),
+                                                               *roles]))
+    collections = _their_paths(env, "ANSIBLE_COLLECTIONS_PATH", cfg, values,
+                               ("collections_path", "collections_paths")) \
+        or ["~/.ansible/collections", "/usr/share/ansible/collections"]
+    # The roles' modules and filters are the collection's, called by FQCN.
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
+        dict.fromkeys([str(paths.collections_root()), *collections]))
     user_forks = "ANSIBLE_FORKS" in env or ("defaults", "forks") in user_sets
     return env, user_forks
 

@@ -36,12 +36,14 @@ def test_without_a_user_config_swarmctl_uses_its_own(elsewhere):
     assert env["ANSIBLE_PIPELINING"] == "True"
     assert "ControlPersist" in env["ANSIBLE_SSH_ARGS"]
     assert env["ANSIBLE_ROLES_PATH"] == str(paths.roles_dir())
+    assert env["ANSIBLE_COLLECTIONS_PATH"].split(":")[0] == str(paths.collections_root())
     assert not user_forks
 
 
 def test_the_users_ansible_cfg_in_the_working_directory_wins(elsewhere):
     (elsewhere / "ansible.cfg").write_text(
         "[defaults]\nforks = 7\ncallbacks_enabled = ansible.posix.profile_tasks\n"
+        "roles_path = ./myroles\ncollections_path = /opt/collections\n"
         "[ssh_connection]\nssh_args = -o ControlMaster=no\n"
         "[privilege_escalation]\nbecome_method = su\n")
     env, user_forks = _env()
@@ -49,7 +51,10 @@ def test_the_users_ansible_cfg_in_the_working_directory_wins(elsewhere):
     assert "ANSIBLE_SSH_ARGS" not in env  # theirs, from the file
     assert user_forks  # their forks: swarmctl passes none
     assert env["ANSIBLE_PIPELINING"] == "True"  # they did not set it
-    assert env["ANSIBLE_ROLES_PATH"].split(":")[0] == str(paths.roles_dir())
+    assert env["ANSIBLE_ROLES_PATH"].split(":") == [str(paths.roles_dir()),
+                                                    str(elsewhere / "myroles")]
+    assert env["ANSIBLE_COLLECTIONS_PATH"].split(":") == [str(paths.collections_root()),
+                                                          "/opt/collections"]
     assert env["ANSIBLE_RETRY_FILES_ENABLED"] == "False"
 
 
