@@ -4,11 +4,26 @@ Every run gets its own folder under `state_dir()/runs/` (ansible-runner's privat
 dir) holding the inputs and artifacts, so that a run can be inspected afterwards.
 Secrets are never passed as extra vars (ansible-runner writes those to disk): roles
 fetch join tokens on the hosts themselves, under `no_log`.
+
+The user's own options (`use(RunOptions)`, set once per command by
+swarmctl.cli.options.load_inventory) go on ansible-playbook's command line exactly as
+typed: `-e` as given (a path for `-e @file`, never its decrypted content), the vault
+options (file paths; a typed password answers ansible-playbook's prompt through
+ansible-runner's pexpect, never written), every `-i` source.
+
+The user's ansible.cfg (ANSIBLE_CONFIG, else ./ansible.cfg, ~/.ansible.cfg,
+/etc/ansible/ansible.cfg) is the one ansible-playbook reads: their forks, SSH
+arguments, become method, callbacks and so on apply. swarmctl sets only what it needs
+(its roles path, the event callback ansible-runner adds), and its speed defaults
+(pipelining, SSH multiplexing, the fact subset) only where neither their ansible.cfg
+nor their environment sets them. Without a user ansible.cfg, swarmctl's own is used.
 """
 
 from __future__ import annotations
 
+import configparser
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -26,16 +41,111 @@ EventHandler = Callable[[dict[str, Any]], None]
 FORKS_CAP = 50
 
 # Speed: pipelining, one SSH master per host kept for the run, only the facts we need.
-_ENV = {
-    "ANSIBLE_PIPELINING": "True",
-    "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s",
-    "ANSIBLE_GATHER_SUBSET": "!all,!min,network,distribution,kernel",
+# Each is a default: the user's environment or ansible.cfg (the sections and keys
+# given) wins.
+_DEFAULTS = {
+    "ANSIBLE_PIPELINING": ("True", (("ssh_connection", "pipelining"),
+                                    ("connection", "pipelining"), ("defaults", "pipelining"))),
+    "ANSIBLE_SSH_ARGS": ("-C -o ControlMaster=auto -o ControlPersist=60s",
+                         (("ssh_connection", "ssh_args"),)),
+    "ANSIBLE_GATHER_SUBSET": ("!all,!min,network,distribution,kernel",
+                              (("defaults", "gather_subset"),)),
+    "ANSIBLE_DEPRECATION_WARNINGS": ("False", (("defaults", "deprecation_warnings"),)),
+    "ANSIBLE_PYTHON_INTERPRETER": ("auto_silent", (("defaults", "interpreter_python"),)),
+    "ANSIBLE_CONTROL_PATH_DIR": (str(Path.home() / ".ansible" / "cp"),
+                                 (("ssh_connection", "control_path_dir"),)),
+}
+# What swarmctl needs whatever the user set: plain output (it reads events, not text)
+# and no retry files next to its playbooks.
+_FORCED = {
     "ANSIBLE_FORCE_COLOR": "False",
     "ANSIBLE_NOCOLOR": "True",
     "ANSIBLE_RETRY_FILES_ENABLED": "False",
-    "ANSIBLE_DEPRECATION_WARNINGS": "False",
-    "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
 }
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The user's Ansible options of this command, for every playbook it runs."""
+
+    extra_vars: tuple[str, ...] = ()
+    inventory: tuple[Path, ...] = ()
+
+
+_options = RunOptions()
+
+
+def use(options: RunOptions) -> None:
+    """The options every later run_playbook() of this process passes on."""
+    global _options
+    _options = options
+
+
+def user_ansible_cfg(environ: dict[str, str] | None = None) -> Path | None:
+    """The user's ansible.cfg, found the way ansible-playbook looks for it (None when
+    there is none, or it is swarmctl's own)."""
+    env = (os.environ if environ is None else environ).get("ANSIBLE_CONFIG")
+    candidates = [Path(env).expanduser()] if env else []
+    candidates += [Path.cwd() / "ansible.cfg", Path.home() / ".ansible.cfg",
+                   Path("/etc/ansible/ansible.cfg")]
+    own = (paths.ansible_dir() / "ansible.cfg").resolve()
+    for cfg in candidates:
+        if cfg.is_dir():
+            cfg = cfg / "ansible.cfg"
+        if cfg.is_file():
+            return None if cfg.resolve() == own else cfg.resolve()
+    return None
+
+
+def _cfg_read(cfg: Path | None) -> dict[tuple[str, str], str]:
+    """(section, key) → value of an ansible.cfg (empty when there is none)."""
+    if cfg is None:
+        return {}
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(cfg, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return {}
+    return {(section, key): parser[section][key] for section in parser.sections()
+            for key in parser[section]}
+
+
+def _their_paths(env: dict[str, str], var: str, cfg: Path | None,
+                 values: dict[tuple[str, str], str], keys: tuple[str, ...]) -> list[str]:
+    """A search path of the user's (environment, else ansible.cfg, relative to it)."""
+    if env.get(var):
+        return [p for p in env[var].split(os.pathsep) if p]
+    for key in keys:
+        if ("defaults", key) in values and cfg is not None:
+            return [str((cfg.parent / Path(p).expanduser()).resolve())
+                    if not p.startswith(("/", "~")) else p
+                    for p in values[("defaults", key)].split(os.pathsep) if p.strip()]
+    return []
+
+
+def ansible_env(base: dict[str, str] | None = None) -> tuple[dict[str, str], bool]:
+    """The environment of ansible-playbook, and whether the user's forks setting holds."""
+    env = dict(os.environ if base is None else base)
+    cfg = user_ansible_cfg(env)
+    values = _cfg_read(cfg)
+    user_sets = set(values)
+    for var, (value, keys) in _DEFAULTS.items():
+        if var not in env and not any(k in user_sets for k in keys):
+            env[var] = value
+    env.update(_FORCED)
+    env["ANSIBLE_CONFIG"] = str(cfg or paths.ansible_dir() / "ansible.cfg")
+    # swarmctl's roles and collection first; the user's paths (if any) after them.
+    roles = _their_paths(env, "ANSIBLE_ROLES_PATH", cfg, values, ("roles_path",))
+    env["ANSIBLE_ROLES_PATH"] = os.pathsep.join(dict.fromkeys([str(paths.roles_dir()),
+                                                               *roles]))
+    collections = _their_paths(env, "ANSIBLE_COLLECTIONS_PATH", cfg, values,
+                               ("collections_path", "collections_paths")) \
+        or ["~/.ansible/collections", "/usr/share/ansible/collections"]
+    # The roles' modules and filters are the collection's, called by FQCN.
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
+        dict.fromkeys([str(paths.collections_root()), *collections]))
+    user_forks = "ANSIBLE_FORKS" in env or ("defaults", "forks") in user_sets
+    return env, user_forks
 
 
 @dataclass
@@ -83,17 +193,17 @@ def run_playbook(
     """Run one of swarmctl's playbooks against an inventory and collect its events."""
     import ansible_runner  # heavy import: keep it off the CLI's start-up path
 
+    from swarmctl.ansible import vault
+
     run_dir = new_run_dir(verb or Path(playbook).stem)
-    env = dict(os.environ)
-    env.update(_ENV)
+    env, user_forks = ansible_env()
     # ansible-runner calls `ansible-playbook` by name: find the one installed with us.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["ANSIBLE_CONFIG"] = str(paths.ansible_dir() / "ansible.cfg")
-    env["ANSIBLE_ROLES_PATH"] = str(paths.roles_dir())
-    # The roles' modules and filters are the collection's, called by FQCN.
-    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
-        [str(paths.collections_root()), "~/.ansible/collections", "/usr/share/ansible/collections"])
-    env["ANSIBLE_CONTROL_PATH_DIR"] = str(Path.home() / ".ansible" / "cp")
+    sources: list[str] = [str(Path(inventory).resolve())]
+    if _options.inventory and Path(inventory).resolve() == _options.inventory[0].resolve():
+        sources = [str(p.resolve()) for p in _options.inventory]
+    cmdline = [arg for ev in _options.extra_vars for arg in ("-e", ev)]
+    cmdline += vault.options().cmdline()
     events: list[dict[str, Any]] = []
 
     def handler(event: dict[str, Any]) -> bool:
@@ -107,10 +217,12 @@ def run_playbook(
         private_data_dir=str(run_dir),
         project_dir=str(paths.ansible_dir() / "playbooks"),
         playbook=playbook,
-        inventory=str(Path(inventory).resolve()),
+        inventory=sources if len(sources) > 1 else sources[0],
         extravars=extravars or {},
+        cmdline=shlex.join(cmdline) if cmdline else None,
+        passwords=vault.pexpect_passwords() or None,
         envvars=env,
-        forks=max(1, min(forks, FORKS_CAP)),
+        forks=None if user_forks else max(1, min(forks, FORKS_CAP)),
         limit=limit,
         verbosity=verbosity or None,
         quiet=verbosity == 0,

@@ -11,6 +11,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from swarmctl import __version__
 from swarmctl.console import err, out
@@ -59,7 +60,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SwarmctlError as exc:
-        err.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("aborted")

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryArg, LockWaitOpt, VerboseOpt
+from swarmctl.cli.options import (
+    AskVaultPassOpt,
+    ExtraVarsOpt,
+    InventoryArg,
+    LimitOpt,
+    LockWaitOpt,
+    MoreInventoriesOpt,
+    VaultIdOpt,
+    VaultPasswordFileOpt,
+    VerboseOpt,
+    limit_hosts,
+    load_inventory,
+)
 from swarmctl.console import err, out, warn
 
 
@@ -17,6 +28,12 @@ def provision(
     verbose: VerboseOpt = 0,
     skip_checks: Annotated[bool, typer.Option(
         "--skip-checks", help="Do not run the preflight checks first.")] = False,
+    more: MoreInventoriesOpt = None,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
+    limit: LimitOpt = None,
     lock_wait: LockWaitOpt = 0,
 ) -> None:
     """Install Docker on every host and make them one swarm (idempotent).
@@ -30,13 +47,18 @@ def provision(
     from swarmctl.ops import lock
     from swarmctl.ops import provision as cluster
 
-    inv = _load_inventory(inventory)
+    inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
+                         ask_vault_pass, vault_id)
+    selected = limit_hosts(inv, limit, extra_vars)
     for warning in inv.warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     started = time.monotonic()
+    limited = cluster.Limited.of(inv, selected) if selected is not None and \
+        len(selected) < len(inv.hosts) else None
     with lock.held(inv, "provision", wait=lock_wait, warn=warn):
         result = cluster.provision(inv, verbosity=verbose, console=err,
-                                   checks=not skip_checks, report_console=out)
+                                   checks=not skip_checks, report_console=out,
+                                   limit=limited)
     nodes = cluster.nodes_from(result)
     report.print_nodes(out, nodes)
     out.print(
@@ -45,7 +67,16 @@ def provision(
     )
 
 
-def check(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
+def check(
+    inventory: InventoryArg,
+    verbose: VerboseOpt = 0,
+    more: MoreInventoriesOpt = None,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
+    limit: LimitOpt = None,
+) -> None:
     """Check every host before anything changes; changes nothing.
 
     Probes all hosts in parallel (SSH, sudo, OS, kernel features, swarm ports and their
@@ -53,21 +84,23 @@ def check(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
     membership, manager count) and prints a table host-by-check with a fix for each
     problem. Exit 0 when nothing fails (warnings allowed), 3 when a check fails.
     """
-    inv = _load_inventory(inventory)
-    _preflight(inv, verbose)
+    inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
+                         ask_vault_pass, vault_id)
+    selected = limit_hosts(inv, limit, extra_vars)
+    if selected is not None and len(selected) < len(inv.hosts):
+        from swarmctl.ops.provision import Limited
+
+        limited = Limited.of(inv, selected)
+        _preflight(limited.inventory, verbose, limited.pattern)
+    else:
+        _preflight(inv, verbose)
 
 
-def _preflight(inv, verbose: int) -> None:
+def _preflight(inv, verbose: int, limit: str | None = None) -> None:
     """Run the preflight checks before anything changes (see `swarmctl check`)."""
     from swarmctl.ops import checks
 
-    checks.require(inv, console=err, verbosity=verbose, report_console=out)
-
-
-def _load_inventory(path: Path):
-    from swarmctl.models import inventory
-
-    return inventory.load(path)
+    checks.require(inv, console=err, verbosity=verbose, report_console=out, limit=limit)
 
 
 def register(app: typer.Typer) -> None:

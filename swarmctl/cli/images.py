@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryOpt
+from swarmctl.cli.options import (
+    AskVaultPassOpt,
+    ExtraVarsOpt,
+    InventoryOpt,
+    VaultIdOpt,
+    VaultPasswordFileOpt,
+    load_inventory,
+)
 from swarmctl.console import err, out
 
 images_app = typer.Typer(help="Images on the nodes, for sites without a registry.",
@@ -19,6 +26,10 @@ def images_load(
     images: Annotated[list[str], typer.Argument(help="Images of the local engine, e.g. "
                                                      "my-web:v1.", show_default=False)],
     inventory: InventoryOpt,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
 ) -> None:
     """Copy images from the local Docker engine to every node (skips nodes that have them).
 
@@ -26,10 +37,9 @@ def images_load(
     into `docker load`, with the inventory's connection settings.
     """
     from swarmctl.errors import RunError
-    from swarmctl.models import inventory as invmod
     from swarmctl.ops import images as imagesmod
 
-    inv = invmod.load(inventory)
+    inv = load_inventory(inventory, extra_vars, vault_password_file, ask_vault_pass, vault_id)
     started = time.monotonic()
     results = imagesmod.load(inv, images)
     failed = [r for r in results if r.error]

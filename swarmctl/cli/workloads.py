@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryOpt, LockWaitOpt, VerboseOpt
+from swarmctl.cli.options import (
+    AskVaultPassOpt,
+    ExtraVarsOpt,
+    InventoryOpt,
+    LockWaitOpt,
+    VaultIdOpt,
+    VaultPasswordFileOpt,
+    VerboseOpt,
+    load_inventory,
+)
 from swarmctl.console import err, out, warn
 
 
@@ -26,6 +35,10 @@ def deploy(
         "--timeout", help="Seconds to wait for the services to converge.")] = 300,
     verbose: VerboseOpt = 0,
     lock_wait: LockWaitOpt = 0,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
 ) -> None:
     """Converge the swarm's networks, secrets, configs, services and stacks.
 
@@ -39,11 +52,10 @@ def deploy(
     run's lock makes it wait (--lock-wait) or refuse (exit 5).
     """
     from swarmctl.cli import report
-    from swarmctl.models import inventory as invmod
     from swarmctl.models import spec as specmod
     from swarmctl.ops import lock, services
 
-    inv = invmod.load(inventory)
+    inv = load_inventory(inventory, extra_vars, vault_password_file, ask_vault_pass, vault_id)
     spec = specmod.load(spec_file)
     started = time.monotonic()
     with lock.held(inv, "deploy", wait=lock_wait, warn=warn):
@@ -63,13 +75,17 @@ def deploy(
 def status(
     inventory: InventoryOpt,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
 ) -> None:
     """Show the swarm's nodes (like `docker node ls`) and services, read from a manager."""
     from swarmctl.cli import report
-    from swarmctl.models import inventory as invmod
     from swarmctl.ops import services
 
-    state = services.status(invmod.load(inventory))
+    state = services.status(load_inventory(inventory, extra_vars, vault_password_file,
+                                           ask_vault_pass, vault_id))
     if as_json:
         print(json.dumps(state.as_dict(), indent=2))
         return

@@ -386,7 +386,9 @@ def parse(data: Any, path: Path, base_dir: Path | None = None) -> Spec:
 def load(path: str | Path) -> Spec:
     """Read and validate a spec file. Raises InputError with a one-line message."""
     path = Path(path)
-    return parse(yamlfile.read(path, "a services spec YAML file"), path)
+    data = yamlfile.read(path, "a services spec YAML file")
+    yamlfile.prove_vaulted(data, path)  # `value: !vault |`: the password must work
+    return parse(data, path)
 
 
 def _check(spec: Spec, path: Path, base: Path) -> None:

@@ -1,4 +1,16 @@
-"""Reading a user's YAML file (inventory, spec) with one-line errors."""
+"""Reading a user's YAML file (inventory, spec) with one-line errors.
+
+Stricter than a plain `yaml.safe_load`, and cheap (no Ansible import):
+- a file larger than MAX_BYTES is refused before it is read (its own message);
+- a file that is not UTF-8 says so, with the place of the first bad byte;
+- a mapping with the same key twice is refused with the line numbers of both
+  (YAML keeps the last one silently, Ansible only warns);
+- Ansible's `!vault` values are kept as `Vaulted` strings (the ciphertext, never
+  decrypted here) and `!unsafe` values as plain strings, so that a file Ansible reads
+  is read here too;
+- a whole file encrypted with `ansible-vault` is decrypted with the vault secrets the
+  command was given (swarmctl.ansible.vault), or refused with how to give them.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +21,113 @@ import yaml
 
 from swarmctl.errors import InputError
 
+MAX_BYTES = 5 * 1024 * 1024  # no inventory or spec is anywhere near this
+VAULT_HEADER = b"$ANSIBLE_VAULT;"
 
-def read(path: Path, what: str) -> Any:
-    """Parse the YAML file at `path`; `what` names it in errors ("an inventory file")."""
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Vaulted(str):
+    """A `!vault` value as written in the file: the ciphertext, not the secret."""
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, second: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                try:
+                    key = self.construct_object(key_node, deep=True)
+                    hash(key)
+                except (TypeError, yaml.YAMLError):
+                    continue
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("!vault", lambda loader, node: Vaulted(loader.construct_scalar(node)))
+_Loader.add_constructor("!unsafe", lambda loader, node: str(loader.construct_scalar(node)))
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """The file's bytes, after the checks every user file gets (exists, size)."""
     if not path.exists():
         raise InputError(f"{path}: file not found; pass the path of {what}")
     if path.is_dir():
         raise InputError(f"{path}: is a directory; pass the path of {what}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc}); check its permissions") from None
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{path}: is {size / 1e6:.1f} MB, more than the "
+                             f"{MAX_BYTES // (1024 * 1024)} MB swarmctl reads; pass the path "
+                             f"of {what} (is this the right file?)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); check its "
+                         "permissions") from None
+
+
+def decode(path: Path, data: bytes) -> str:
+    """UTF-8 text, or a one-line refusal naming the first byte that is not."""
     try:
-        return yaml.safe_load(text)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise InputError(f"{path}: line {line}, column {column}: byte "
+                         f"0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8 "
+                         "text") from None
+
+
+def parse(text: str, path: Path) -> Any:
+    """Parse YAML text read from `path` (named in errors)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as dup:
+        raise InputError(f"{path}: line {dup.second}: key {dup.key!r} is also at line "
+                         f"{dup.first} of the same mapping; keep one of them (YAML would "
+                         "silently keep the last)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise InputError(f"{path}: {where}: {problem}; fix the YAML syntax "
                          "(indentation, colons, quotes)") from None
+
+
+def read(path: Path, what: str) -> Any:
+    """Parse the YAML file at `path`; `what` names it in errors ("an inventory file")."""
+    data = read_bytes(path, what)
+    if data.startswith(VAULT_HEADER):
+        from swarmctl.ansible import vault
+
+        data = vault.decrypt_file(path, data)
+    return parse(decode(path, data), path)
+
+
+def prove_vaulted(data: Any, path: Path, where: str = "") -> None:
+    """Decrypt every `!vault` value in memory (the plaintext is dropped), so that a
+    missing or wrong vault password is refused now, naming the value, not mid-run."""
+    if isinstance(data, Vaulted):
+        from swarmctl.ansible import vault
+
+        vault.decrypt_text(str(data), f"{path}: {where or 'value'}")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            prove_vaulted(value, path, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for n, value in enumerate(data):
+            name = value.get("name") if isinstance(value, dict) else None
+            prove_vaulted(value, path, f"{where}[{name or n}]")

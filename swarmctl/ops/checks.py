@@ -173,8 +173,10 @@ def ansible_message(res: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- judging
 
 
-def evaluate(inv: Inventory, observations: dict[str, Observation]) -> Report:
-    """Judge the observations. Pure: no I/O."""
+def evaluate(inv: Inventory, observations: dict[str, Observation],
+             converge: Iterable[str] | None = None) -> Report:
+    """Judge the observations. Pure: no I/O. `converge`: the hosts a `--limit` run
+    changes (None: all), judged against the swarm the managers hold."""
     verdicts: list[Verdict] = []
     reachable = {}
     for host in inv.hosts:
@@ -203,6 +205,8 @@ def evaluate(inv: Inventory, observations: dict[str, Observation]) -> Report:
         verdicts += _network(host.name, ob)
         verdicts.append(membership)
     verdicts += _quorum(inv)
+    if converge is not None:
+        verdicts += _limit(inv, cluster, set(converge))
     return Report(hosts=[h.name for h in inv.hosts], verdicts=verdicts,
                   roles={h.name: h.role for h in inv.hosts})
 
@@ -518,6 +522,21 @@ def _quorum(inv: Inventory) -> list[Verdict]:
                     f"{n} managers tolerate {(n - 1) // 2} failures")]
 
 
+def _limit(inv: Inventory, cluster: _Cluster, converge: set[str]) -> list[Verdict]:
+    """A limited run can join hosts to a swarm; it cannot create one without the
+    manager that creates it."""
+    first = inv.managers[0].name
+    if cluster.bootstrap is None and first not in converge:
+        return [Verdict(CLUSTER, "limit", "fail",
+                        f"there is no swarm yet, and the limit leaves out {first}, the "
+                        "manager that creates it",
+                        "provision without --limit first (or include " + first + ")")]
+    where = cluster.bootstrap or first
+    return [Verdict(CLUSTER, "limit", "pass",
+                    f"converging {len(converge)} of {len(inv.hosts)} hosts; the swarm is "
+                    f"read from {where}")]
+
+
 def offsets(observations: dict[str, Observation]) -> dict[str, float]:
     """Measured clock offsets per host (for reports and benchmarks)."""
     out = {}
@@ -530,15 +549,17 @@ def offsets(observations: dict[str, Observation]) -> dict[str, float]:
 # --------------------------------------------------------------------------- running
 
 
-def check(inv: Inventory, *, console: Console, verbosity: int = 0) -> Report:
-    """Run playbooks/check.yml against the inventory and judge the results."""
+def check(inv: Inventory, *, console: Console, verbosity: int = 0,
+          limit: str | None = None) -> Report:
+    """Run playbooks/check.yml against the inventory and judge the results (`limit`:
+    an Ansible --limit of the hosts to probe; `inv` holds exactly those)."""
     from swarmctl.ansible.progress import Progress
     from swarmctl.ansible.runner import run_playbook
 
     started = time.monotonic()
     with Progress(console, "preflight checks", active=not verbosity) as progress:
         result = run_playbook("check.yml", inv.path, verb="check", verbosity=verbosity,
-                              forks=len(inv.hosts), on_event=status_only(progress))
+                              forks=len(inv.hosts), limit=limit, on_event=status_only(progress))
     observations = collect(result.events, [h.name for h in inv.hosts])
     report = evaluate(inv, observations)
     report.elapsed = time.monotonic() - started
@@ -588,13 +609,13 @@ def print_report(console: Console, report: Report) -> None:
 
 
 def require(inv: Inventory, *, console: Console, verbosity: int = 0,
-            report_console: Console | None = None) -> Report:
+            report_console: Console | None = None, limit: str | None = None) -> Report:
     """Run the checks and print the table; raise PreflightError (exit 3) when one fails.
 
     Progress goes to `console` (stderr in the CLI), the table to `report_console`
     (default: stdout), so that on failure stderr holds only the one-line error.
     """
-    report = check(inv, console=console, verbosity=verbosity)
+    report = check(inv, console=console, verbosity=verbosity, limit=limit)
     print_report(report_console or console_out, report)
     if not report.ok:
         raise PreflightError(report.summary())
@@ -614,8 +635,9 @@ class Gate:
     """
 
     def __init__(self, inv: Inventory, verdict: Path, progress, report_console: Console,
-                 pause=contextlib.nullcontext) -> None:
+                 pause=contextlib.nullcontext, converge: Iterable[str] | None = None) -> None:
         self.inv = inv
+        self.converge = None if converge is None else list(converge)
         self.verdict = verdict
         self.progress = progress
         self._checking = status_only(progress)  # while the checks run: the status line only
@@ -626,7 +648,8 @@ class Gate:
         self._started = time.monotonic()
 
     def judge(self, events: Iterable[dict[str, Any]]) -> Report:
-        report = evaluate(self.inv, collect(events, [h.name for h in self.inv.hosts]))
+        report = evaluate(self.inv, collect(events, [h.name for h in self.inv.hosts]),
+                          self.converge)
         report.elapsed = time.monotonic() - self._started
         return report
 

@@ -8,6 +8,7 @@ runs site.yml: one ansible-playbook run. Without them, site.yml alone.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -23,17 +24,50 @@ def forks_for(inv: Inventory) -> int:
     return len(inv.hosts)
 
 
+@dataclass(frozen=True)
+class Limited:
+    """A `--limit` run: the hosts it converges, and the hosts it runs on (those, and
+    every manager, read but not changed: they hold the swarm)."""
+
+    inventory: Inventory  # the hosts of the run: every manager, the selected workers
+    converge: tuple[str, ...]
+
+    @classmethod
+    def of(cls, inv: Inventory, selected: list[str]) -> Limited:
+        chosen = set(selected)
+        run = inv.model_copy(update={"workers": tuple(w for w in inv.workers
+                                                      if w.name in chosen)})
+        return cls(run, tuple(h.name for h in inv.hosts if h.name in chosen))
+
+    @property
+    def pattern(self) -> str:
+        """ansible-playbook's --limit: the hosts of the run."""
+        return ",".join(h.name for h in self.inventory.hosts)
+
+    def extravars(self) -> dict[str, list[str]]:
+        managers = {h.name for h in self.inventory.managers}
+        return {"swarm_converge_hosts": list(self.converge),
+                "swarm_converge_managers": [h for h in self.converge if h in managers],
+                "swarm_converge_workers": [h for h in self.converge if h not in managers]}
+
+
 def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
-              checks: bool = True, report_console: Console | None = None) -> RunResult:
+              checks: bool = True, report_console: Console | None = None,
+              limit: Limited | None = None) -> RunResult:
     """Check the hosts (unless `checks` is false), then run site.yml against them.
 
     PreflightError (exit 3, the table printed to `report_console`) when a check fails,
-    before anything changed; RunError when the run fails.
+    before anything changed; RunError when the run fails. With `limit`, only its hosts
+    are converged (and checked, with every manager).
     """
+    extra = limit.extravars() if limit else {}
+    pattern = limit.pattern if limit else None
+    run_inv = limit.inventory if limit else inv
     if not checks:
         with Progress(console, "provisioning", active=not verbosity) as progress:
-            result = run_playbook("site.yml", inv.path, verb="provision",
-                                  verbosity=verbosity, forks=forks_for(inv), on_event=progress)
+            result = run_playbook("site.yml", inv.path, verb="provision", extravars=extra,
+                                  verbosity=verbosity, forks=forks_for(run_inv),
+                                  limit=pattern, on_event=progress)
         raise_for_failures(result, "provisioning")
         return result
 
@@ -43,10 +77,12 @@ def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
     with tempfile.TemporaryDirectory(prefix="swarmctl-") as tmp, \
             Progress(console, "preflight checks", active=not verbosity) as progress:
         verdict = Path(tmp) / "verdict.json"
-        gate = Gate(inv, verdict, progress, report_console or out, pause=progress.paused)
+        gate = Gate(run_inv, verdict, progress, report_console or out, pause=progress.paused,
+                    converge=limit.converge if limit else None)
         result = run_playbook("provision.yml", inv.path, verb="provision",
-                              extravars={"swarmctl_preflight_verdict": str(verdict)},
-                              verbosity=verbosity, forks=forks_for(inv), on_event=gate)
+                              extravars={"swarmctl_preflight_verdict": str(verdict), **extra},
+                              verbosity=verbosity, forks=forks_for(run_inv), limit=pattern,
+                              on_event=gate)
     gate.outcome(result.events)
     raise_for_failures(result, "provisioning")
     return result

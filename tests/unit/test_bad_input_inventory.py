@@ -90,13 +90,18 @@ def test_missing_file(tmp_path):
             says=(str(missing), "file not found", "pass the path of an inventory"))
 
 
-def test_a_directory(tmp_path):
-    refused(tmp_path / "home", "check", str(tmp_path),
-            says=(str(tmp_path), "is a directory", "inventory YAML file"))
+def test_a_directory_without_inventory(tmp_path):
+    # a directory is an inventory source (as for ansible-playbook -i): one with nothing
+    # in it is refused
+    empty = tmp_path / "inventory"
+    empty.mkdir()
+    refused(tmp_path / "home", "check", str(empty),
+            says=(str(empty), "is a directory with no inventory file", "YAML or INI file"))
 
 
 def test_not_utf8(tmp_path):
     inv = tmp_path / "inventory.yml"
     inv.write_bytes(b"swarm_managers:\n  hosts:\n    m\xff\xfe1: {}\n")
-    refused(tmp_path / "home", "provision", str(inv), says=(str(inv), "cannot be read"))
+    refused(tmp_path / "home", "provision", str(inv),
+            says=(str(inv), "line 3, column 6", "byte 0xff is not UTF-8", "save the file as UTF-8"))
 

@@ -443,3 +443,17 @@ def test_gate_leaves_a_run_that_probed_nothing_to_its_own_error(inv, tmp_path):
                        Console(file=io.StringIO()))
     events = [{"event": "playbook_on_start", "event_data": {}}]  # e.g. a syntax error after
     assert gate.outcome(events) is None
+
+
+
+def test_limit_without_a_swarm_needs_the_first_manager(inv):
+    from swarmctl.ops.checks import _Cluster, _limit
+
+    first, worker = inv.managers[0].name, inv.workers[0].name
+    verdicts = _limit(inv, _Cluster(), {worker})
+    assert [v.status for v in verdicts] == ["fail"]
+    assert first in verdicts[0].message and "no swarm yet" in verdicts[0].message
+    assert "without --limit" in verdicts[0].fix
+    assert [v.status for v in _limit(inv, _Cluster(), {first})] == ["pass"]
+    member = checks._Cluster(inv.managers[1].name, "cid", ())
+    assert [v.status for v in _limit(inv, member, {worker})] == ["pass"]

@@ -129,5 +129,5 @@ def test_bad_inventories_fail_with_one_line(tmp_path, text, expected):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         inventory.load(tmp_path / "nope.yml")
-    with pytest.raises(InputError, match="is a directory"):
+    with pytest.raises(InputError, match="is a directory with no inventory file"):
         inventory.load(tmp_path)
