@@ -172,6 +172,21 @@ class RunResult:
         return sum(self.changed().values())
 
 
+def _scrub_command_artifact(run_dir: Path) -> None:
+    """ansible-runner records the whole environment of the run in artifacts/*/command;
+    the user's environment may hold credentials. Keep only what configures Ansible."""
+    import json
+
+    for path in (run_dir / "artifacts").glob("*/command"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        env = data.get("env") or {}
+        data["env"] = {k: v for k, v in env.items() if k.startswith("ANSIBLE_")}
+        path.write_text(json.dumps(data))
+
+
 def new_run_dir(verb: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     run_dir = paths.state_dir() / "runs" / f"{stamp}-{verb}"
@@ -231,6 +246,7 @@ def run_playbook(
         ident="run",
     )
     elapsed = time.monotonic() - started
+    _scrub_command_artifact(run_dir)
     failures = events_.failures(events)
     stats = runner.stats or {}
     return RunResult(

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, SWARMCTL, assert_no_changes, assert_refused, node_exec, swarmctl
+from tests.conftest import (
+    REPO,
+    SWARMCTL,
+    assert_no_changes,
+    assert_refused,
+    node_exec,
+    run_dir_from,
+    swarmctl,
+)
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -30,10 +38,18 @@ def _with_vars(inventory: Path, tmp_path: Path, **variables) -> Path:
 
 
 def test_skip_checks_converges_without_probing_any_host(cluster):
-    result = swarmctl("provision", "--skip-checks", str(cluster.inventory))
+    """Also: the user's environment (credentials, say) is not copied into the run folder
+    (ansible-runner records the run's environment in artifacts/*/command)."""
+    canary = "canary-7f3c9e1d2b"
+    result = swarmctl("provision", "--skip-checks", str(cluster.inventory),
+                      env={"AWS_SECRET_ACCESS_KEY": canary})
     assert result.rc == 0, result.output
     assert "Preflight checks" not in result.output
     assert_no_changes(result.output, *(n.name for n in cluster.lab.nodes))
+    run_dir = run_dir_from(result.output)
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert canary not in path.read_text(errors="replace"), path
 
 
 def test_empty_daemon_options_leave_daemon_json_alone(cluster, tmp_path):
