@@ -20,6 +20,7 @@ from rich.console import Console
 from swarmctl.ansible import events
 from swarmctl.ansible.progress import Progress, status_only
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
+from swarmctl.console import lit
 from swarmctl.errors import PreflightError, RunError
 from swarmctl.models import spec as specmod
 from swarmctl.models.cluster import ClusterStatus, Node, ServiceStatus, counts
@@ -129,7 +130,7 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
     services = list(waited[-1].res.get("services", [])) if waited else []
     if waited and waited[-1].outcome == "failed":
         for warning in warnings:
-            console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            console.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
         rolled = [s["name"] for s in services if s.get("state") == "rolled_back"]
         head = "update rolled back: " if rolled else "deploy did not converge: "
         msg = waited[-1].res.get("msg", "")
