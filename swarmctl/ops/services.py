@@ -131,8 +131,9 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
     if waited and waited[-1].outcome == "failed":
         for warning in warnings:
             console.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
-        rolled = [s["name"] for s in services if s.get("state") == "rolled_back"]
-        head = "update rolled back: " if rolled else "deploy did not converge: "
+        states = {s.get("state") for s in services}
+        head = "update rolled back: " if "rolled_back" in states else \
+            "deploy failed: " if "stuck" in states else "deploy did not converge: "
         msg = waited[-1].res.get("msg", "")
         if "No such image" in msg:
             msg += ("; copy the image to the nodes with `swarmctl images load -i "
