@@ -17,6 +17,7 @@ without cutting a word in two.
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 
@@ -27,6 +28,7 @@ from rich.markup import escape
 # bidi overrides, line separators) and lone surrogates (non-UTF-8 bytes of a path or an
 # argument), which cannot be written out: shown as Python escapes (\n, \x1b, \u202e).
 _INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+_BACKSLASHES_BRACKET = re.compile(r"(\\+)\[(?![a-z#/@][^\[]*\])")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -54,12 +56,14 @@ def lit(value: object) -> str:
     text = visible(value)
     body = text.rstrip("\\")
     trailing = len(text) - len(body)
+    # rich drops one backslash before any "[" that does not start a tag: add it back.
+    body = _BACKSLASHES_BRACKET.sub(r"\\\1[", escape(body))
     if not trailing:
-        return escape(text)
+        return body
     # rich reads backslashes just before a tag as escapes, so "a\\" then "[/]" would
     # lose one (and "a\\" would escape our tag): doubled and closed by an empty tag pair
     # of our own, trailing backslashes print as they are whatever follows.
-    return escape(body) + "\\" * (2 * trailing) + "[b][/b]"
+    return body + "\\" * (2 * trailing) + "[b][/b]"
 
 
 def one_line(text: object, limit: int = 400) -> str:

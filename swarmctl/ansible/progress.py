@@ -37,7 +37,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.active:
-            self.status = self.console.status(self._line())
+            self.status = self.console.status(self._line_markup())
             self.status.__enter__()
         return self
 
@@ -57,7 +57,7 @@ class Progress:
         finally:
             self.status.start()
 
-    def _line(self) -> str:
+    def _line_markup(self) -> str:
         """The status line, as rich markup (play and task names escaped)."""
         elapsed = time.monotonic() - self.started
         if self.task:
@@ -97,7 +97,7 @@ class Progress:
                 self.console.print(f"  [red]✗ {lit(host)}[/]: {lit(self.task)}",
                                    soft_wrap=True)
         if self.status:
-            self.status.update(self._line())
+            self.status.update(self._line_markup())
 
 
 def status_only(progress: Progress, *, hide_failures_of=None):

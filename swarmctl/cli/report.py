@@ -14,7 +14,7 @@ from swarmctl.models.cluster import Node
 _STATUS_STYLE = {"Ready": "green", "Down": "red", "Unknown": "yellow", "Disconnected": "red"}
 
 
-def _styled(text: str, style: str) -> str:
+def _markup(text: str, style: str) -> str:
     return f"[{style}]{lit(text)}[/]" if style else lit(text)
 
 
@@ -23,7 +23,7 @@ def nodes_table(nodes: Iterable[Node]) -> Table:
     for col in ("NODE", "ROLE", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE", "ADDRESS"):
         table.add_column(col, overflow="fold")
     for n in nodes:
-        status_markup = _styled(n.status, _STATUS_STYLE.get(n.status, ""))
+        status_markup = _markup(n.status, _STATUS_STYLE.get(n.status, ""))
         table.add_row(lit(n.hostname), lit(n.role), status_markup, lit(n.availability),
                       lit(n.manager_status), lit(n.engine), lit(n.address))
     return table
@@ -44,11 +44,11 @@ def services_table(services: Iterable) -> Table:
         table.add_column(col, overflow="fold")
     for s in services:
         ok = s.running >= s.desired or "one-shot" in s.mode
-        replicas_markup = _styled(f"{s.running}/{s.desired}", "green" if ok else "yellow")
+        replicas_markup = _markup(f"{s.running}/{s.desired}", "green" if ok else "yellow")
         state = s.update_state.replace("_", " ")
         table.add_row(lit(s.name), lit(s.mode), replicas_markup, lit(s.image),
                       "\n".join(lit(p) for p in s.ports) or "-",
-                      _styled(state or "-", _UPDATE_STYLE.get(s.update_state, "")))
+                      _markup(state or "-", _UPDATE_STYLE.get(s.update_state, "")))
     return table
 
 
