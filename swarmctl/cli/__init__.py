@@ -43,8 +43,15 @@ def _root(
     """Build and keep a Docker Swarm cluster from an Ansible inventory."""
 
 
+_registered: list[bool] = []
+
+
 def _register_subcommands() -> None:
-    """One module per group of verbs; each adds its commands to the app."""
+    """One module per group of verbs; each adds its commands to the app (once: main()
+    may run several times in one process, e.g. in tests)."""
+    if _registered:
+        return
+    _registered.append(True)
     from swarmctl.cli import cluster, images, workloads
     from swarmctl.cli.lab import app as lab_app
 

@@ -117,9 +117,10 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
         shown(event)
 
     with Progress(console, "deploying", active=not verbosity) as progress:
-        # a failure before the snapshot passed is reported as the one error line
-        shown = status_only(progress, hide_failures_of=lambda r: r.host == manager.name
-                            and not snapshot_passed)
+        # a failure before the snapshot passed, or of the wait (services that did not
+        # converge, and why), is reported as the one error line
+        shown = status_only(progress, hide_failures_of=lambda r: r.host == manager.name and (
+            not snapshot_passed or r.module == "swarm_services_converge"))
         result = run_playbook("services.yml", inv.path, verb="deploy", extravars=extravars,
                               verbosity=verbosity, on_event=track)
     refused = _refusal(result, manager)
