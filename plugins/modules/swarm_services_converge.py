@@ -14,6 +14,11 @@ description:
     completed and as many tasks of the current spec running as desired; one-shot
     services, restart condition none, when their tasks completed), rolled back, paused,
     or until the timeout. Fails naming each service that did not converge and why.
+  - A service whose tasks of the current spec all fail for one reason no retry fixes
+    (No such image, pull access denied, manifest unknown, invalid reference format,
+    repository does not exist), none running, rejected on every ready node or 3 times
+    per desired task, is stuck; the wait ends at once instead of at the timeout. An
+    update in progress is left to swarm's update_config (it rolls back by default).
   - Runs on a swarm manager and needs the Docker SDK for Python.
 options:
   phase:
@@ -94,7 +99,7 @@ manager_problem:
   returned: failure
   type: bool
 services:
-  description: Per service its state (converged, rolled_back, paused, failed, timeout),
+  description: Per service its state (converged, rolled_back, paused, stuck, failed, timeout),
     running and desired task counts, image, and a message.
   returned: phase=wait
   type: list

@@ -20,7 +20,7 @@ from rich.console import Console
 from swarmctl.ansible import events
 from swarmctl.ansible.progress import Progress, status_only
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
-from swarmctl.console import lit
+from swarmctl.console import lit, one_line
 from swarmctl.errors import PreflightError, RunError
 from swarmctl.models import spec as specmod
 from swarmctl.models.cluster import ClusterStatus, Node, ServiceStatus, counts
@@ -90,7 +90,7 @@ def _refusal(result: RunResult, manager: Host) -> str | None:
     if r.outcome == "unreachable":
         verdict = checks.access_failure(manager, unreachable=checks.ansible_message(r.res))
     elif r.res.get("manager_problem"):
-        return f"{manager.name}: {r.res.get('msg')}"
+        return f"{manager.name}: {one_line(r.res.get('msg'))}"
     else:
         verdict = checks.access_failure(manager, failed=checks.ansible_message(r.res))
     return verdict.line() if verdict else None
@@ -135,7 +135,7 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
         states = {s.get("state") for s in services}
         head = "update rolled back: " if "rolled_back" in states else \
             "deploy failed: " if "stuck" in states else "deploy did not converge: "
-        msg = waited[-1].res.get("msg", "")
+        msg = one_line(waited[-1].res.get("msg", ""), 2000)  # Docker's errors, flattened
         if "No such image" in msg:
             msg += ("; copy the image to the nodes with `swarmctl images load -i "
                     f"{inv.path} IMAGE`, or push it to a registry they can pull from")
