@@ -132,9 +132,9 @@ def test_progress_lines_print_hostile_text(bad):
 
 
 def test_a_host_error_with_newlines_and_brackets_becomes_one_line():
-    from swarmctl.ansible.runner import _failure_message
+    from swarmctl.ansible.events import message
 
-    msg = _failure_message({"msg": "failed to start:\n[/x] Error response from daemon:\n"
+    msg = message({"msg": "failed to start:\n[/x] Error response from daemon:\n"
                                    "  No such image: [bold]web:v9\n" + "detail " * 100})
     assert "\n" not in msg
     assert msg.startswith("failed to start: [/x] Error response from daemon: No such image: "
