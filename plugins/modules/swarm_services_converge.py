@@ -303,7 +303,7 @@ class Observer:
         if ustate in ("updating", "rollback_started"):
             out.update(state="updating")  # swarm's update_config decides (rollback)
             return out
-        ready = [i for i, (_, s) in nodes.items() if s == "ready"]
+        ready = [i for i, (_name, state) in nodes.items() if state == "ready"]
         hopeless = None if settled else stuck(current, ready, desired)
         if hopeless:
             reason, error, on = hopeless
