@@ -88,8 +88,8 @@ def read_bytes(path: Path, what: str) -> bytes:
                 data = handle.read(MAX_BYTES + 1)
             size = len(data) if len(data) > MAX_BYTES else size
         if size > MAX_BYTES:
-            shown = f"{size / 1e6:.1f} MB" if size > MAX_BYTES + 1 else "larger"
-            raise InputError(f"{path}: is {shown}, more than the "
+            shown = f"{size / 1e6:.1f} MB, more" if size > MAX_BYTES + 1 else "more"
+            raise InputError(f"{path}: is {shown} than the "
                              f"{MAX_BYTES // (1024 * 1024)} MB swarmctl reads; pass the path "
                              f"of {what} (is this the right file?)")
         return data

@@ -1,6 +1,7 @@
 """What the user wrote comes back exactly as written in the one error line, however much
 it looks like rich markup, emoji codes or terminal control: the real CLI, before any host
-is contacted. (The inventory cases assert the names, not the wording, which #15 owns.) (one line, exit 2, no traceback, no playbook run).
+is contacted. (The inventory cases assert the names and values, not the wording, which #15 owns;
+Ansible reads brackets in host names as host ranges, so the hostile text is in values.) (one line, exit 2, no traceback, no playbook run).
 """
 
 from __future__ import annotations
@@ -15,25 +16,24 @@ SPEC_PATTERN = "'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$'"
 
 # name → (inventory text, strings the error line must contain)
 INVENTORIES = {
-    "hosts named like closing tags": (
-        "swarm_managers:\n  hosts:\n    '[/x]': {ansible_host: 127.0.0.11}\n"
-        "    '[/y]': {ansible_host: 127.0.0.11}\n",
-        ("host [/y]", "127.0.0.11:22 as [/x]")),
-    "a host named like a link and a style": (
-        "swarm_managers:\n  hosts:\n    '[link=x]m1[/link]': {ansible_host: 127.0.0.11}\n"
-        "swarm_workers:\n  hosts:\n    '[link=x]m1[/link]': {ansible_host: 127.0.0.11}\n",
-        ("host [link=x]m1[/link]", "in both swarm_managers and swarm_workers")),
+    "a port written like a closing tag": (
+        "swarm_managers:\n  hosts:\n    m1: {ansible_host: 127.0.0.11, ansible_port: '[/x]'}\n",
+        ("host m1", "'[/x]'")),
+    "an availability like a link and a style": (
+        "swarm_managers:\n  hosts:\n    m1: {ansible_host: 127.0.0.11, "
+        "swarm_node_availability: '[link=x][bold]y[/link]'}\n",
+        ("host m1", "[link=x][bold]y[/link]")),
     "backslashes before brackets": (
-        "swarm_managers:\n  hosts:\n    'a\\[b]\\': {ansible_host: 127.0.0.11, "
-        "ansible_port: 0}\n",
-        ("host a\\[b]\\:", "ansible_port=0")),
+        "swarm_managers:\n  hosts:\n    m1: {ansible_host: 127.0.0.11, "
+        "ansible_port: 'a\\[b]\\'}\n",
+        ("host m1", repr("a\\[b]\\"))),  # the loader quotes values with repr()
     "an emoji code": (
         "swarm_managers:\n  hosts:\n    ':smile:': {ansible_host: 127.0.0.11, ansible_port: 0}\n",
         ("host :smile:",)),
-    "an escape sequence and a newline in a name": (
-        'swarm_managers:\n  hosts:\n    "m\\e[31m1\\nx": {ansible_host: 127.0.0.11, '
-        "ansible_port: 0}\n",
-        ("host m\\x1b[31m1\\nx",)),
+    "an escape sequence and a newline in a value": (
+        'swarm_managers:\n  hosts:\n    m1: {ansible_host: 127.0.0.11, '
+        'swarm_node_availability: "m\\e[31m1\\nx"}\n',
+        ("host m1", "m\\x1b[31m1\\nx")),
 }
 
 
