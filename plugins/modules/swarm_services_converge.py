@@ -14,6 +14,11 @@ description:
     completed and as many tasks of the current spec running as desired; one-shot
     services, restart condition none, when their tasks completed), rolled back, paused,
     or until the timeout. Fails naming each service that did not converge and why.
+  - A service whose tasks of the current spec all fail for one reason no retry fixes
+    (No such image, pull access denied, manifest unknown, invalid reference format,
+    repository does not exist), none running, rejected on every ready node or 3 times
+    per desired task, is stuck; the wait ends at once instead of at the timeout. An
+    update in progress is left to swarm's update_config (it rolls back by default).
   - Runs on a swarm manager and needs the Docker SDK for Python.
 options:
   phase:
@@ -94,7 +99,7 @@ manager_problem:
   returned: failure
   type: bool
 services:
-  description: Per service its state (converged, rolled_back, paused, failed, timeout),
+  description: Per service its state (converged, rolled_back, paused, stuck, failed, timeout),
     running and desired task counts, image, and a message.
   returned: phase=wait
   type: list
@@ -104,6 +109,7 @@ import glob
 import json
 import os
 import platform
+import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -116,6 +122,20 @@ except ImportError:
     HAS_DOCKER = False
 
 TERMINAL_BAD = ("failed", "rejected", "orphaned")
+# Task errors that no retry can fix: the image is not on the node and cannot be pulled.
+# When every task of a service's current spec ends with one of these, the wait stops
+# at once instead of running into its timeout (swarm would retry forever).
+HOPELESS = (
+    ("No such image", re.compile(r"no such image", re.I)),
+    ("pull access denied", re.compile(r"pull access denied", re.I)),
+    ("manifest unknown", re.compile(r"manifest unknown|manifest for \S+ not found", re.I)),
+    ("invalid reference format", re.compile(r"invalid reference format", re.I)),
+    ("repository does not exist", re.compile(r"repository \S* ?does not exist", re.I)),
+)
+# Rejections of the current spec it takes, per desired task, to call a service stuck when
+# its tasks were not yet rejected on every ready node (constraints may exclude some):
+# swarm's scheduler moves a task away from a node after repeated failures there.
+HOPELESS_ROUNDS = 3
 
 
 def _ipvs():
@@ -166,6 +186,33 @@ def _same_spec(task, service):
 
 def _short(image):
     return image.split("@", 1)[0]
+
+
+def hopeless_reason(error):
+    """The name of the reason a task failed if no retry can fix it, else None."""
+    for name, pattern in HOPELESS:
+        if pattern.search(error or ""):
+            return name
+    return None
+
+
+def stuck(current, ready_nodes, desired):
+    """Why every task of the current spec fails for one reason no retry can fix, as
+    (reason, the latest error, nodes), or None. `current`: the tasks of the current spec."""
+    if any(t.get("Status", {}).get("State") in ("running", "complete") for t in current):
+        return None
+    ended = [t for t in current if t.get("Status", {}).get("State") in TERMINAL_BAD]
+    if not ended:
+        return None
+    reasons = {hopeless_reason(t.get("Status", {}).get("Err")) for t in ended}
+    if len(reasons) != 1 or None in reasons:
+        return None
+    nodes = {t.get("NodeID") for t in ended if t.get("NodeID")}
+    if not (ready_nodes and set(ready_nodes) <= nodes) \
+            and len(ended) < HOPELESS_ROUNDS * max(desired, 1):
+        return None  # swarm may still place a task on a node that has the image
+    latest = max(ended, key=lambda t: t.get("Status", {}).get("Timestamp", ""))
+    return reasons.pop(), latest.get("Status", {}).get("Err", ""), sorted(nodes)
 
 
 class Observer:
@@ -254,7 +301,14 @@ class Observer:
             out.update(state="paused")
             return out
         if ustate in ("updating", "rollback_started"):
-            out.update(state="updating")
+            out.update(state="updating")  # swarm's update_config decides (rollback)
+            return out
+        ready = [i for i, (_name, state) in nodes.items() if state == "ready"]
+        hopeless = None if settled else stuck(current, ready, desired)
+        if hopeless:
+            reason, error, on = hopeless
+            out.update(state="stuck", reason=reason, error=error, stale=len(stale),
+                       nodes=[nodes.get(i, (i[:12], ""))[0] for i in on])
             return out
         if one_shot:
             done = [t for t in current if t.get("Status", {}).get("State") == "complete"]
@@ -366,7 +420,7 @@ def main():
         module.exit_json(changed=False, services=[], skipped=True)
 
     deadline = time.time() + p["timeout"]
-    final = ("converged", "rolled_back", "paused")
+    final = ("converged", "rolled_back", "paused", "stuck")
     while True:
         obs._nodes = None
         results = [obs.status(n, p["before"].get(n, {})) for n in all_names()]
@@ -388,6 +442,14 @@ def main():
                                 r["image"], r["message"] or "no message"))
         elif r["state"] == "paused":
             problems.append("service {}: the update is paused ({})".format(r["name"], r["message"]))
+        elif r["state"] == "stuck":
+            problems.append("service {}: every task of image {} was rejected on {} with "
+                            "'{}', which retrying cannot fix{}".format(
+                                r["name"], r["image"], ", ".join(r["nodes"]),
+                                " ".join(str(r["error"]).split()),
+                                "; the previous version keeps its {} running task(s)".format(
+                                    r["stale"]) if r.get("stale") else ""))
+            continue  # the failed tasks all say the same
         else:
             if r["state"] in ("waiting", "updating", "rolling_back"):
                 r["state"] = "timeout"

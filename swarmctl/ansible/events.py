@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from swarmctl.console import one_line
+
 CHANNEL = "swarmctl"
 COLLECTION = "swarmctl.swarm"
 
@@ -147,4 +149,4 @@ def message(res: dict[str, Any], limit: int = 400) -> str:
         or ""
     if isinstance(msg, list):
         msg = "; ".join(str(m) for m in msg)
-    return " ".join(str(msg).split())[:limit]
+    return one_line(msg, limit)

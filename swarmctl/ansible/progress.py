@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.status import Status
 
+from swarmctl.console import lit
+
 _DONE = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
 
 
@@ -35,7 +37,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.active:
-            self.status = self.console.status(self._line())
+            self.status = self.console.status(self._line_markup())
             self.status.__enter__()
         return self
 
@@ -55,14 +57,16 @@ class Progress:
         finally:
             self.status.start()
 
-    def _line(self) -> str:
+    def _line_markup(self) -> str:
+        """The status line, as rich markup (play and task names escaped)."""
         elapsed = time.monotonic() - self.started
         if self.task:
-            where = f"[bold]{self.play}[/]: {self.task}" if self.play else self.task
+            where_markup = f"[bold]{lit(self.play)}[/]: {lit(self.task)}" if self.play \
+                else lit(self.task)
         else:
-            where = self.title
+            where_markup = lit(self.title)
         count = f" ({len(self.done)}/{len(self.hosts)} hosts)" if self.hosts else ""
-        return f"{where}{count}  [dim]{elapsed:.0f}s[/]"
+        return f"{where_markup}{lit(count)}  [dim]{elapsed:.0f}s[/]"
 
     def __call__(self, event: dict[str, Any]) -> None:
         if not self.active:
@@ -72,7 +76,7 @@ class Progress:
         if kind == "playbook_on_play_start":
             play = data.get("play", "")
             if play and play != self.play:  # a serial play starts once per batch
-                self.console.print(f"[dim]▶ {play}[/]")
+                self.console.print(f"[dim]▶ {lit(play)}[/]", soft_wrap=True)
             self.play = play
             self.task = ""
             self.hosts = set()
@@ -90,9 +94,10 @@ class Progress:
             if kind == "runner_on_unreachable" or (
                 kind == "runner_on_failed" and not data.get("ignore_errors")
             ):
-                self.console.print(f"  [red]✗ {host}[/]: {self.task}")
+                self.console.print(f"  [red]✗ {lit(host)}[/]: {lit(self.task)}",
+                                   soft_wrap=True)
         if self.status:
-            self.status.update(self._line())
+            self.status.update(self._line_markup())
 
 
 def status_only(progress: Progress, *, hide_failures_of=None):

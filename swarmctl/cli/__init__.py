@@ -11,10 +11,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from swarmctl import __version__
-from swarmctl.console import err, out
+from swarmctl.console import err, lit, one_line, out
 from swarmctl.errors import InputError, SwarmctlError
 
 app = typer.Typer(
@@ -32,7 +31,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"swarmctl {__version__}")
+        out.print(f"swarmctl {lit(__version__)}")
         raise typer.Exit()
 
 
@@ -44,8 +43,15 @@ def _root(
     """Build and keep a Docker Swarm cluster from an Ansible inventory."""
 
 
+_registered: list[bool] = []
+
+
 def _register_subcommands() -> None:
-    """One module per group of verbs; each adds its commands to the app."""
+    """One module per group of verbs; each adds its commands to the app (once: main()
+    may run several times in one process, e.g. in tests)."""
+    if _registered:
+        return
+    _registered.append(True)
     from swarmctl.cli import cluster, images, workloads
     from swarmctl.cli.lab import app as lab_app
 
@@ -60,7 +66,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SwarmctlError as exc:
-        err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {lit(exc.message)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("aborted")
@@ -77,11 +83,11 @@ def main() -> None:
         if isinstance(exc, click.NoArgsIsHelpError):  # the help is already printed
             sys.exit(InputError.exit_code)
         if isinstance(exc, click.ClickException):
-            err.print(f"[red]error:[/] {_usage_line(exc)}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/] {lit(_usage_line(exc))}", highlight=False, soft_wrap=True)
             sys.exit(InputError.exit_code)
         if os.environ.get("SWARMCTL_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {' '.join(str(exc).split())}"
+        err.print(f"[red]internal error:[/] {lit(type(exc).__name__)}: {lit(one_line(exc))}"
                   "; rerun with SWARMCTL_DEBUG=1 for the traceback and report it",
                   highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -20,7 +20,7 @@ from swarmctl.cli.options import (
     limit_hosts,
     load_inventory,
 )
-from swarmctl.console import err, out, warn
+from swarmctl.console import err, lit, out, warn
 
 
 def provision(
@@ -51,7 +51,7 @@ def provision(
                          ask_vault_pass, vault_id)
     selected = limit_hosts(inv, limit, extra_vars)
     for warning in inv.warnings():
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
     started = time.monotonic()
     limited = cluster.Limited.of(inv, selected) if selected is not None and \
         len(selected) < len(inv.hosts) else None
@@ -63,7 +63,7 @@ def provision(
     report.print_nodes(out, nodes)
     out.print(
         f"[green]✓[/] swarm of {len(nodes)} nodes converged in {time.monotonic() - started:.1f}s "
-        f"({result.total_changed} changes). Run folder: {result.run_dir}"
+        f"({result.total_changed:d} changes). Run folder: {lit(result.run_dir)}", soft_wrap=True
     )
 
 

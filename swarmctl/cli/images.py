@@ -15,7 +15,7 @@ from swarmctl.cli.options import (
     VaultPasswordFileOpt,
     load_inventory,
 )
-from swarmctl.console import err, out
+from swarmctl.console import err, lit, one_line, out
 
 images_app = typer.Typer(help="Images on the nodes, for sites without a registry.",
                          no_args_is_help=True)
@@ -45,17 +45,19 @@ def images_load(
     failed = [r for r in results if r.error]
     for r in results:
         if r.error:
-            err.print(f"[red]✗[/] {r.host}: {r.error}", soft_wrap=True)
+            err.print(f"[red]✗[/] {lit(r.host)}: {lit(one_line(r.error))}", soft_wrap=True)
         elif r.loaded:
-            err.print(f"[green]✓[/] {r.host}: loaded {', '.join(r.loaded)}")
+            err.print(f"[green]✓[/] {lit(r.host)}: loaded {lit(', '.join(r.loaded))}",
+                      soft_wrap=True)
         else:
-            err.print(f"[dim]= {r.host}: has {', '.join(r.present)} already[/]")
+            err.print(f"[dim]= {lit(r.host)}: has {lit(', '.join(r.present))} already[/]",
+                      soft_wrap=True)
     if failed:
         raise RunError(f"images could not be loaded on {len(failed)} of {len(results)} hosts "
                        f"({', '.join(r.host for r in failed)}); see the lines above")
     loaded = sum(1 for r in results if r.loaded)
     out.print(f"[green]✓[/] {len(images)} image(s) on all {len(results)} nodes "
-              f"(loaded on {loaded}, {len(results) - loaded} had them) in "
+              f"(loaded on {loaded:d}, {len(results) - loaded:d} had them) in "
               f"{time.monotonic() - started:.1f}s")
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from swarmctl.console import err, out
+from swarmctl.console import err, lit, out
 from swarmctl.errors import LabError
 from swarmctl.lab import image, lab, plan
 
@@ -48,15 +48,16 @@ def up(
     if quiet:
         result = lab.up(name, managers, workers, distro)
     else:
-        with err.status(f"lab {name}: starting") as spinner:
+        with err.status(f"lab {lit(name)}: starting") as spinner:
             def progress(text: str) -> None:
-                spinner.update(f"lab {name}: {text}")
+                spinner.update(f"lab {lit(name)}: {lit(text)}")
             result = lab.up(name, managers, workers, distro, progress=progress)
         _print_table(result)
         extra = len(result.nodes) - managers - workers
         if extra > 0:
-            err.print(f"[yellow]note:[/] the lab keeps {extra} more node(s) than asked; "
-                      f"`swarmctl lab down --name {name}` then `up` to shrink it")
+            err.print(f"[yellow]note:[/] the lab keeps {extra:d} more node(s) than asked; "
+                      f"`swarmctl lab down --name {lit(name)}` then `up` to shrink it",
+                      soft_wrap=True)
     print(result.inventory_path)
 
 
@@ -89,19 +90,24 @@ def down(name: NameOpt = plan.DEFAULT_NAME) -> None:
     """Remove the lab's containers, volumes, network and key, and nothing else."""
     removed = lab.down(name)
     if not (removed.containers or removed.volumes or removed.networks or removed.state_dir):
-        err.print(f"lab {name}: nothing to remove")
+        err.print(f"lab {lit(name)}: nothing to remove")
         return
     key = " and its key folder" if removed.state_dir else ""
-    err.print(f"lab {name}: removed {removed.containers} containers, {removed.volumes} "
-              f"volumes, {removed.networks} network(s){key}")
+    err.print(f"lab {lit(name)}: removed {removed.containers:d} containers, "
+              f"{removed.volumes:d} volumes, {removed.networks:d} network(s){lit(key)}")
+
+
+def lab_table(result: lab.Lab) -> Table:
+    table = Table(title=f"lab {lit(result.name)} ({lit(result.distro or '?')}, "
+                        f"{lit(result.subnet or '-')})", title_justify="left")
+    for column in ("node", "role", "address", "state"):
+        table.add_column(column, overflow="fold")
+    for node in result.nodes:
+        style = "green" if node.state == "running" else "yellow"
+        table.add_row(lit(node.name), lit(node.role), lit(node.address),
+                      f"[{style}]{lit(node.state)}[/]")
+    return table
 
 
 def _print_table(result: lab.Lab, console: Console = err) -> None:
-    table = Table(title=f"lab {result.name} ({result.distro or '?'}, {result.subnet or '-'})",
-                  title_justify="left")
-    for column in ("node", "role", "address", "state"):
-        table.add_column(column)
-    for node in result.nodes:
-        style = "green" if node.state == "running" else "yellow"
-        table.add_row(node.name, node.role, node.address, f"[{style}]{node.state}[/]")
-    console.print(table)
+    console.print(lab_table(result))

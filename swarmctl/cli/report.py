@@ -1,4 +1,5 @@
-"""Readable tables of the cluster's state."""
+"""Readable tables of the cluster's state. Every cell that comes from the cluster (names,
+images, addresses, states) goes through `lit()`: it prints as Docker reported it."""
 
 from __future__ import annotations
 
@@ -7,36 +8,49 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.table import Table
 
+from swarmctl.console import lit
 from swarmctl.models.cluster import Node
 
 _STATUS_STYLE = {"Ready": "green", "Down": "red", "Unknown": "yellow", "Disconnected": "red"}
 
 
-def print_nodes(console: Console, nodes: Iterable[Node]) -> None:
+def _markup(text: str, style: str) -> str:
+    return f"[{style}]{lit(text)}[/]" if style else lit(text)
+
+
+def nodes_table(nodes: Iterable[Node]) -> Table:
     table = Table(title="Swarm nodes", title_justify="left")
     for col in ("NODE", "ROLE", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE", "ADDRESS"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for n in nodes:
-        style = _STATUS_STYLE.get(n.status, "")
-        table.add_row(n.hostname, n.role, f"[{style}]{n.status}[/]" if style else n.status,
-                      n.availability, n.manager_status, n.engine, n.address)
-    console.print(table)
+        status_markup = _markup(n.status, _STATUS_STYLE.get(n.status, ""))
+        table.add_row(lit(n.hostname), lit(n.role), status_markup, lit(n.availability),
+                      lit(n.manager_status), lit(n.engine), lit(n.address))
+    return table
+
+
+def print_nodes(console: Console, nodes: Iterable[Node]) -> None:
+    console.print(nodes_table(nodes))
 
 
 _UPDATE_STYLE = {"completed": "green", "updating": "yellow", "rollback_started": "yellow",
                  "rollback_completed": "red", "paused": "red", "rollback_paused": "red"}
 
 
-def print_services(console: Console, services: Iterable) -> None:
+def services_table(services: Iterable) -> Table:
     """Services like `docker service ls`, with the update state."""
     table = Table(title="Services", title_justify="left")
     for col in ("SERVICE", "MODE", "REPLICAS", "IMAGE", "PORTS", "UPDATE"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for s in services:
         ok = s.running >= s.desired or "one-shot" in s.mode
-        replicas = f"[{'green' if ok else 'yellow'}]{s.running}/{s.desired}[/]"
+        replicas_markup = _markup(f"{s.running}/{s.desired}", "green" if ok else "yellow")
         state = s.update_state.replace("_", " ")
-        style = _UPDATE_STYLE.get(s.update_state, "")
-        table.add_row(s.name, s.mode, replicas, s.image, "\n".join(s.ports) or "-",
-                      f"[{style}]{state}[/]" if style else (state or "-"))
-    console.print(table)
+        table.add_row(lit(s.name), lit(s.mode), replicas_markup, lit(s.image),
+                      "\n".join(lit(p) for p in s.ports) or "-",
+                      _markup(state or "-", _UPDATE_STYLE.get(s.update_state, "")))
+    return table
+
+
+def print_services(console: Console, services: Iterable) -> None:
+    console.print(services_table(services))

@@ -23,7 +23,7 @@ from swarmctl.cli.options import (
     VerboseOpt,
     load_inventory,
 )
-from swarmctl.console import err, out, warn
+from swarmctl.console import err, lit, out, warn
 
 
 def deploy(
@@ -62,14 +62,14 @@ def deploy(
         done = services.deploy(inv, spec_file, verbosity=verbose, console=err,
                                timeout=timeout)
     for warning in done.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
     if done.services:
         report.print_services(out, done.statuses())
     kinds = ", ".join(f"{len(getattr(spec, k))} {k}" for k in specmod.KINDS
                       if getattr(spec, k))
-    out.print(f"[green]✓[/] deployed {kinds or 'nothing'}: converged in "
-              f"{time.monotonic() - started:.1f}s ({done.changed} changes). "
-              f"Run folder: {done.result.run_dir}", soft_wrap=True)
+    out.print(f"[green]✓[/] deployed {lit(kinds or 'nothing')}: converged in "
+              f"{time.monotonic() - started:.1f}s ({done.changed:d} changes). "
+              f"Run folder: {lit(done.result.run_dir)}", soft_wrap=True)
 
 
 def status(

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from swarmctl import paths
+from swarmctl.console import one_line
 from swarmctl.errors import InputError, LabError
 from swarmctl.lab import docker
 
@@ -204,6 +205,6 @@ def _stream(cmd: list[str], what: str, progress: Progress) -> None:
         if line and not line.startswith(("DEPRECATED", "BuildKit is", "environment-var",
                                          "Install the buildx")):
             tail.append(line)
-            progress(f"{what}: {line[:100]}")
+            progress(f"{what}: {one_line(line, 100)}")
     if proc.wait() != 0:
         raise LabError(f"{what} failed: {tail[-1] if tail else 'no output'}")

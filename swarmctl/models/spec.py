@@ -49,6 +49,9 @@ _MEMORY_RE = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?[bB]?$")
 
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=_NAME_RE)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+# Docker stores counts in 64 bits and refuses more only after the spec was sent to it:
+# bound them here, far above any real use.
+MAX_COUNT = 1_000_000
 
 
 def _duration(value: str | None) -> str | None:
@@ -131,7 +134,7 @@ class DataRef(_Strict):
 
 
 class Resources(_Strict):
-    cpus: float | None = Field(None, gt=0)
+    cpus: float | None = Field(None, gt=0, le=4096, allow_inf_nan=False)
     memory: str | None = None
 
     @field_validator("memory")
@@ -152,7 +155,7 @@ class Healthcheck(_Strict):
     interval: Duration | None = None
     timeout: Duration | None = None
     start_period: Duration | None = None
-    retries: int | None = Field(None, ge=0)
+    retries: int | None = Field(None, ge=0, le=MAX_COUNT)
 
     _durations = field_validator("interval", "timeout", "start_period")(
         classmethod(lambda cls, v: _duration(v)))
@@ -161,17 +164,17 @@ class Healthcheck(_Strict):
 class RestartPolicy(_Strict):
     condition: Literal["none", "on-failure", "any"] = "any"
     delay: Duration | None = None
-    max_attempts: int | None = Field(None, ge=0)
+    max_attempts: int | None = Field(None, ge=0, le=MAX_COUNT)
     window: Duration | None = None
 
     _durations = field_validator("delay", "window")(classmethod(lambda cls, v: _duration(v)))
 
 
 class UpdateConfig(_Strict):
-    parallelism: int | None = Field(None, ge=0)
+    parallelism: int | None = Field(None, ge=0, le=MAX_COUNT)
     delay: Duration | None = None
     monitor: Duration | None = None
-    max_failure_ratio: float | None = Field(None, ge=0, le=1)
+    max_failure_ratio: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     order: Literal["stop-first", "start-first"] | None = None
     failure_action: Literal["rollback", "pause", "continue"] = "rollback"
 
@@ -179,10 +182,10 @@ class UpdateConfig(_Strict):
 
 
 class RollbackConfig(_Strict):
-    parallelism: int | None = Field(None, ge=0)
+    parallelism: int | None = Field(None, ge=0, le=MAX_COUNT)
     delay: Duration | None = None
     monitor: Duration | None = None
-    max_failure_ratio: float | None = Field(None, ge=0, le=1)
+    max_failure_ratio: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     order: Literal["stop-first", "start-first"] | None = None
     failure_action: Literal["pause", "continue"] | None = None
 
@@ -195,7 +198,7 @@ class Service(_Strict):
     name: Name
     image: str = Field(min_length=1)
     mode: Literal["replicated", "global"] = "replicated"
-    replicas: int | None = Field(None, ge=0)
+    replicas: int | None = Field(None, ge=0, le=MAX_COUNT)
     command: list[str] | str | None = None
     args: list[str] | None = None
     env: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -206,7 +209,7 @@ class Service(_Strict):
     endpoint_mode: Literal["vip", "dnsrr"] | None = None
     constraints: list[str] = Field(default_factory=list)
     preferences: list[dict[Literal["spread"], str]] = Field(default_factory=list)
-    max_replicas_per_node: int | None = Field(None, ge=1)
+    max_replicas_per_node: int | None = Field(None, ge=1, le=MAX_COUNT)
     resources: ResourcesSpec | None = None
     healthcheck: Healthcheck | None = None
     secrets: list[Name | DataRef] = Field(default_factory=list)
@@ -271,7 +274,7 @@ _SINGULAR = {"networks": "network", "secrets": "secret", "configs": "config",
              "services": "service", "stacks": "stack"}
 
 _HOWTO = {
-    "replicas": "set replicas to 0 or more (or mode: global)",
+    "replicas": f"set replicas to a number from 0 to {MAX_COUNT} (or mode: global)",
     "published": "use a port from 1 to 65535",
     "target": "use a port from 1 to 65535",
     "image": "set image to the image to run, e.g. nginx:1.27 or my-web:v1",

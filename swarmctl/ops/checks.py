@@ -29,6 +29,7 @@ from rich.table import Table
 
 from swarmctl.ansible import events as events_
 from swarmctl.ansible.progress import status_only
+from swarmctl.console import lit, one_line
 from swarmctl.console import out as console_out
 from swarmctl.errors import PreflightError
 from swarmctl.models.inventory import Inventory
@@ -233,7 +234,7 @@ def _access(host, ob: Observation) -> list[Verdict]:
             user = host.user or "the SSH user"
             return [*verdicts, Verdict(
                 name, "sudo", "fail", f"sudo does not work without a password for {user} "
-                f"({ob.failed[:120]})",
+                f"({one_line(ob.failed, 120)})",
                 f"give {user} passwordless sudo (`{host.user or 'USER'} ALL=(ALL) NOPASSWD: ALL` "
                 f"in /etc/sudoers.d/) or set ansible_become_password")]
         return [*verdicts, Verdict(name, "sudo", "pass", "ok"),
@@ -258,7 +259,7 @@ def access_failure(host, *, unreachable: str | None = None,
 def _ssh_detail(msg: str) -> str:
     found = re.search(r"ssh: (?:connect to host \S+ port \d+: )?(.+?)(?:\r|$)", msg)
     text = found.group(1) if found else msg
-    return text.strip().rstrip(".")[:160]
+    return one_line(text.strip().rstrip("."), 160)
 
 
 def _os(name: str, facts: dict[str, Any]) -> list[Verdict]:
@@ -589,23 +590,29 @@ def print_report(console: Console, report: Report) -> None:
     """The host-by-check table, then one line per finding with its fix."""
     table = Table(title="Preflight checks", title_justify="left", box=box.SIMPLE_HEAD,
                   show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True)
-    table.add_column("HOST", no_wrap=True)
+    table.add_column("HOST", no_wrap=True, overflow="fold")
     for check_name in CHECKS:
         table.add_column(_HEADERS.get(check_name, check_name.upper()), no_wrap=True)
     for host in report.hosts:
-        table.add_row(host, *(_STYLE[report.cell(host, c)] for c in CHECKS))
+        table.add_row(lit(host), *(_STYLE[report.cell(host, c)] for c in CHECKS))
     console.print(table)
-    for hosts, v in findings(report):
-        console.print(f"{_MARK[v.status]} {', '.join(hosts)} [bold]{v.check}[/]: {v.message}"
-                      + (f" → {v.fix}" if v.fix else ""), highlight=False, soft_wrap=True)
+    for line_markup in finding_lines(report):
+        console.print(line_markup, highlight=False, soft_wrap=True)
     fails, warns = len(report.failures), len(report.warnings)
     tail = f" in {report.elapsed:.1f}s" if report.elapsed else ""
     if fails:
-        console.print(f"[bold red]✗[/] preflight: {fails} failed, {warns} warnings on "
-                      f"{len(report.hosts)} hosts{tail}")
+        console.print(f"[bold red]✗[/] preflight: {fails:d} failed, {warns:d} warnings on "
+                      f"{len(report.hosts)} hosts{lit(tail)}")
     else:
         console.print(f"[green]✓[/] preflight: {len(report.hosts)} hosts ready "
-                      f"({warns} warnings){tail}")
+                      f"({warns:d} warnings){lit(tail)}")
+
+
+def finding_lines(report: Report) -> list[str]:
+    """One line of rich markup per finding: hosts, check, message, fix (all escaped)."""
+    return [f"{_MARK[v.status]} {lit(', '.join(hosts))} [bold]{lit(v.check)}[/]: "
+            f"{lit(v.message)}" + (f" → {lit(v.fix)}" if v.fix else "")
+            for hosts, v in findings(report)]
 
 
 def require(inv: Inventory, *, console: Console, verbosity: int = 0,

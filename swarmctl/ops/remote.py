@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from typing import IO
 
+from swarmctl.console import one_line
 from swarmctl.errors import RunError
 from swarmctl.models.inventory import Host, Inventory
 
@@ -75,4 +76,4 @@ def error_text(proc: subprocess.CompletedProcess) -> str:
     text = proc.stderr.decode(errors="replace") if isinstance(proc.stderr, bytes) \
         else str(proc.stderr)
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("Warning:")]
-    return " ".join(lines[-2:])[:300] or f"exit code {proc.returncode}"
+    return one_line(" ".join(lines[-2:]), 300) or f"exit code {proc.returncode}"

@@ -20,6 +20,7 @@ from rich.console import Console
 from swarmctl.ansible import events
 from swarmctl.ansible.progress import Progress, status_only
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
+from swarmctl.console import lit, one_line
 from swarmctl.errors import PreflightError, RunError
 from swarmctl.models import spec as specmod
 from swarmctl.models.cluster import ClusterStatus, Node, ServiceStatus, counts
@@ -89,7 +90,7 @@ def _refusal(result: RunResult, manager: Host) -> str | None:
     if r.outcome == "unreachable":
         verdict = checks.access_failure(manager, unreachable=checks.ansible_message(r.res))
     elif r.res.get("manager_problem"):
-        return f"{manager.name}: {r.res.get('msg')}"
+        return f"{manager.name}: {one_line(r.res.get('msg'))}"
     else:
         verdict = checks.access_failure(manager, failed=checks.ansible_message(r.res))
     return verdict.line() if verdict else None
@@ -116,9 +117,10 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
         shown(event)
 
     with Progress(console, "deploying", active=not verbosity) as progress:
-        # a failure before the snapshot passed is reported as the one error line
-        shown = status_only(progress, hide_failures_of=lambda r: r.host == manager.name
-                            and not snapshot_passed)
+        # a failure before the snapshot passed, or of the wait (services that did not
+        # converge, and why), is reported as the one error line
+        shown = status_only(progress, hide_failures_of=lambda r: r.host == manager.name and (
+            not snapshot_passed or r.module == "swarm_services_converge"))
         result = run_playbook("services.yml", inv.path, verb="deploy", extravars=extravars,
                               verbosity=verbosity, on_event=track)
     refused = _refusal(result, manager)
@@ -129,10 +131,11 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
     services = list(waited[-1].res.get("services", [])) if waited else []
     if waited and waited[-1].outcome == "failed":
         for warning in warnings:
-            console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
-        rolled = [s["name"] for s in services if s.get("state") == "rolled_back"]
-        head = "update rolled back: " if rolled else "deploy did not converge: "
-        msg = waited[-1].res.get("msg", "")
+            console.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
+        states = {s.get("state") for s in services}
+        head = "update rolled back: " if "rolled_back" in states else \
+            "deploy failed: " if "stuck" in states else "deploy did not converge: "
+        msg = one_line(waited[-1].res.get("msg", ""), 2000)  # Docker's errors, flattened
         if "No such image" in msg:
             msg += ("; copy the image to the nodes with `swarmctl images load -i "
                     f"{inv.path} IMAGE`, or push it to a registry they can pull from")

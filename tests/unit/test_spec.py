@@ -98,7 +98,7 @@ stacks:
     ("services:\n  - {name: web, image: nginx, replica: 3}\n",
      ("service web", "unknown field 'replica'", "replicas")),
     ("services:\n  - {name: web, image: nginx, replicas: -1}\n",
-     ("service web", "replicas", "0 or more")),
+     ("service web", "replicas", "from 0 to 1000000")),
     ("services:\n  - {name: web, image: nginx, publish: [{published: 0, target: 80}]}\n",
      ("service web", "publish[0].published", "1 to 65535")),
     ("services:\n  - {name: web, image: nginx, publish: [{published: 80, target: 80, "
