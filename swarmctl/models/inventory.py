@@ -229,7 +229,7 @@ class _YamlInventory:
         gbody = _mapping(self.path, f"group {trail}", gbody)
         unknown = set(gbody) - {"hosts", "vars", "children"}
         if unknown:
-            raise _fail(self.path, f"group {gname}", f"unknown key {sorted(unknown)[0]!r}",
+            raise _fail(self.path, f"group {gname}", f"unknown key {sorted(unknown, key=str)[0]!r}",
                         "a group holds only hosts, vars and children")
         group = self._get(gname)
         for var, value in _mapping(self.path, f"group {gname} vars", gbody.get("vars")).items():
@@ -374,6 +374,14 @@ def _check_vars_files(folder: Path) -> None:
 def _check_source(path: Path) -> list[_Source]:
     """Refuse what is unreadable before Ansible is imported; the sources as checked."""
     what = "an inventory: a YAML or INI file, a directory of them, or a plugin config"
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"{str(path)[:200]}: is not a usable path ({reason}); pass the path "
+                         f"of {what}") from None
     if not path.exists():
         raise InputError(f"{path}: file not found; pass the path of {what}")
     if path.is_file():

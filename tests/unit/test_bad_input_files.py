@@ -106,9 +106,6 @@ def test_a_spec_path_too_long(tmp_path):
             says=("is not a usable path", "File name too long", "services spec"))
 
 
-@pytest.mark.xfail(reason="#15: inventory.load's _check_source stats the path unguarded: "
-                          "OSError (File name too long) is an internal error, exit 1",
-                   strict=False)
 def test_an_inventory_path_too_long(tmp_path):
     path = tmp_path / ("x" * 300 + ".yml")
     refused(tmp_path / "home", "check", str(path), says=("File name too long",))
