@@ -386,7 +386,7 @@ def serve(socks, deadline, wanted):
         if wanted and all(len(seen[spec]) >= n for spec, n in wanted.items()):
             return
         ready, _writable, _failed = select.select(list(by_fd) + list(pending), [], [],
-                                    min(deadline - now, 0.5))
+                                                  min(deadline - now, 0.5))
         for fd in ready:
             if fd in pending:
                 conn, spec, peer, _until = pending.pop(fd)
