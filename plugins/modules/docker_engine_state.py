@@ -32,6 +32,13 @@ options:
     type: list
     elements: str
     default: []
+  versions:
+    description: >-
+      Packages whose versions to compare, each with the apt version wanted (an empty
+      string: the newest the host's package sources offer); returned as RV(versions).
+      Used by the role's upgrade tasks.
+    type: dict
+    default: {}
   swarm:
     description: >-
       Also read the Swarm section of C(docker info) when the service is active, so that
@@ -82,6 +89,14 @@ swarm:
     Cluster, ...) when the service is active and the docker CLI answered; null otherwise.
   returned: always
   type: dict
+versions:
+  description: >-
+    Per package of I(versions): C(installed) (its version, null when not installed),
+    C(target) (the version wanted, or the newest offered), C(available) (whether the
+    target is offered or installed) and C(action): ok, upgrade, downgrade, absent or
+    unavailable.
+  returned: when versions is not empty
+  type: dict
 daemon_json:
   description: >-
     C(exists), and when it exists the SHA-1 of its content (C(checksum), null when it
@@ -96,6 +111,7 @@ from ansible_collections.swarmctl.swarm.plugins.module_utils.docker_engine_host 
     docker_swarm_info,
     engine_state,
     gather_facts,
+    package_versions,
 )
 
 
@@ -106,6 +122,7 @@ def main():
             "service": {"type": "str", "default": "docker"},
             "config_dir": {"type": "path", "default": "/etc/docker"},
             "gather_subset": {"type": "list", "elements": "str", "default": []},
+            "versions": {"type": "dict", "default": {}},
             "swarm": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -113,6 +130,9 @@ def main():
     params = module.params
     state = engine_state(module, params["packages"], params["service"], params["config_dir"],
                          docker_swarm_info if params["swarm"] else None)
+    if params["versions"]:
+        state["versions"] = package_versions(
+            module, {k: str(v or "") for k, v in params["versions"].items()})
     module.exit_json(ansible_facts=gather_facts(module, params["gather_subset"]),
                      changed=False, **state)
 
