@@ -127,6 +127,59 @@ def maintenance(
               soft_wrap=True)
 
 
+def reset(
+    inventory: InventoryArg,
+    purge: Annotated[bool, typer.Option(
+        "--purge", help="Also remove Docker's packages, data (containers, images, volumes) "
+                        "and configuration.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+    = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Take the swarm apart: the workers leave, the managers are demoted one by one,
+    the last one leaves.
+
+    There is no undo: services, networks, secrets and configs are gone with the
+    swarm, so reset asks first unless --yes. --purge also removes Docker from the
+    hosts, with every container, image and volume. Idempotent: a host in no swarm
+    (or without Docker) is left alone, and a second run changes nothing.
+    """
+    from swarmctl.errors import InputError
+    from swarmctl.models import inventory as invmod
+    from swarmctl.ops import reset as ops
+
+    inv = invmod.load(inventory)
+    if not yes:
+        what = "and remove Docker and all its data from" if purge else "on"
+        question = (f"Take apart the swarm {what} {len(inv.hosts)} hosts of {inventory} "
+                    f"({', '.join(h.name for h in inv.hosts)})?")
+        if not sys.stdin.isatty():
+            raise InputError("reset takes the swarm apart and cannot be undone; pass --yes "
+                             "to confirm (no terminal to ask on)")
+        if not _ask(question):
+            raise typer.Exit(1)
+    started = time.monotonic()
+    done = ops.reset(inv, purge=purge, verbosity=verbose, console=err)
+    if as_json:
+        print(json.dumps(done.as_dict(), indent=2))
+        return
+    table = Table(title="Reset", title_justify="left")
+    for col in ("HOST", "SWARM BEFORE", "LEFT NOW", *(("PURGED",) if purge else ())):
+        table.add_column(col)
+    for h in inv.hosts:
+        row = [h.name, done.before.get(h.name, "?"), "yes" if h.name in done.left else "-"]
+        if purge:
+            row.append("yes" if h.name in done.purged else "-")
+        table.add_row(*row)
+    out.print(table)
+    out.print(f"[green]✓[/] {len(inv.hosts)} hosts in no swarm"
+              f"{' and without Docker' if purge else ''}, in "
+              f"{time.monotonic() - started:.1f}s ({done.changed} changes). "
+              f"Run folder: {done.result.run_dir}", soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(upgrade)
     app.command()(maintenance)
+    app.command()(reset)
