@@ -233,8 +233,10 @@ class _Asker:
     its batch), ask on this terminal and write the answer where the play waits for it.
     Per batch the play asks before (--confirm), then after (--pause-after)."""
 
-    def __init__(self, answers: Path, ask: Ask, progress: Progress, kinds: list[str]) -> None:
+    def __init__(self, answers: Path, ask: Ask, progress: Progress, kinds: list[str],
+                 then: Callable[[dict[str, Any]], None]) -> None:
         self.answers, self.ask, self.progress, self.kinds = answers, ask, progress, kinds
+        self.then = then
         self.asked: dict[str, int] = {}
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -249,7 +251,35 @@ class _Asker:
             with self.progress.paused():
                 yes = self.ask(question)
             (self.answers / f"{host}.{kind}").write_text("yes" if yes else "no")
-        self.progress(event)
+        self.then(event)
+
+
+QUIET_PLAYS = ("Validate the inventory before any host changes",
+               "Plan the upgrade and refuse it when the swarm cannot afford it",
+               "Read the swarm membership of the managers and the hosts in maintenance")
+
+
+def _shown(progress: Progress) -> Callable[[dict[str, Any]], None]:
+    """Progress without the reading plays' titles and without failure lines (the error
+    line names the host and what happened), with a line per node done."""
+
+    def handler(event: dict[str, Any]) -> None:
+        kind, data = event.get("event"), event.get("event_data", {})
+        if kind in ("runner_on_failed", "runner_on_unreachable") or (
+                kind == "playbook_on_play_start" and data.get("play") in QUIET_PLAYS):
+            return
+        progress(event)
+        if kind == "runner_on_ok" and data.get("task") in (DRAIN_TASK, RESTORE_TASK) \
+                and progress.active:
+            res = data.get("res") or {}
+            node = (res.get("nodes") or [{}])[0]
+            what = "drained" if data["task"] == DRAIN_TASK else "back"
+            with progress.paused():
+                progress.console.print(
+                    f"  [green]✓[/] {data.get('host')} {what}, "
+                    f"{node.get('availability', '?')} ({res.get('waited', 0):.0f}s)")
+
+    return handler
 
 
 def _run(playbook: str, inv: Inventory, verb: str, extravars: dict[str, Any], *,
@@ -257,10 +287,10 @@ def _run(playbook: str, inv: Inventory, verb: str, extravars: dict[str, Any], *,
          kinds: list[str] | None = None) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="swarmctl-") as tmp, \
             Progress(console, verb, active=not verbosity) as progress:
-        handler: Callable[[dict[str, Any]], None] = progress
+        handler: Callable[[dict[str, Any]], None] = _shown(progress)
         if ask is not None:
             extravars = {**extravars, "swarm_upgrade_answers_dir": tmp}
-            handler = _Asker(Path(tmp), ask, progress, kinds or ["before"])
+            handler = _Asker(Path(tmp), ask, progress, kinds or ["before"], handler)
         return run_playbook(playbook, inv.path, verb=verb, extravars=extravars,
                             verbosity=verbosity, forks=len(inv.hosts), on_event=handler)
 
