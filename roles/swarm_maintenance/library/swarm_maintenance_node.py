@@ -334,12 +334,13 @@ def _activate(module, swarm, p):
         if time.monotonic() - started >= p["timeout"]:
             info = summary(next((n for n in nodes if n["ID"] == node["ID"]), node))
             q = quorum(nodes)
+            kept = "quorum kept" if q["reachable"] >= q["quorum"] else "NO quorum"
             module.fail_json(
                 msg=f"{info['hostname']} did not come back within {p['timeout']}s (status "
                     f"{info['status']}" + (f", {info['reachability'] or 'not reachable'}"
                                            if info["role"] == "manager" else "")
                     + f"); the swarm has {q['reachable']} of {q['managers']} managers "
-                    f"reachable ({'quorum kept' if q['reachable'] >= q['quorum'] else 'NO quorum'})",
+                    f"reachable ({kept})",
                 nodes=[info], cluster=q, came_back=False)
         time.sleep(1)
     node = swarm.node(node["ID"])
