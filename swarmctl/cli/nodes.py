@@ -60,18 +60,21 @@ def upgrade(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Upgrade Docker on every host, one node at a time, keeping quorum and services up.
+    """Upgrade Docker on every host, one node at a time, keeping quorum and
+    services up.
 
-    Brings Docker's packages to their declared versions (docker_engine_version,
-    docker_engine_package_versions; the newest the hosts' sources offer when none is
-    declared). Managers go first, one at a time and the leader last, each drained
-    until its tasks run elsewhere, upgraded, back Reachable with a leader seen, and
-    set to its availability again; then the workers, --batch at a time, the same way.
+    Brings Docker's packages to their declared versions
+    (docker_engine_version, docker_engine_package_versions; the newest the
+    hosts' sources offer when none is declared). Managers go first, one at a
+    time and the leader last, each drained until its tasks run elsewhere,
+    upgraded, back Reachable with a leader seen, and set to its availability
+    again; then the workers, --batch at a time, the same way.
 
-    Refused before anything changes (exit 3) when a manager is not Reachable, a node
-    not Ready, or the swarm cannot lose a manager (1 or 2 managers). A node that does
-    not come back stops the run (exit 1) naming it: fix it and run upgrade again.
-    Nodes at their target are skipped: a second run changes nothing.
+    Refused before anything changes (exit 3) when a manager is not
+    Reachable, a node not Ready, or the swarm cannot lose a manager (1 or 2
+    managers). A node that does not come back stops the run (exit 1) naming
+    it: fix it and run upgrade again. Nodes at their target are skipped: a
+    second run changes nothing.
     """
     from swarmctl.models import inventory as invmod
     from swarmctl.ops import upgrade as ops
@@ -103,13 +106,15 @@ def maintenance(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Drain hosts for maintenance (patching, a reboot) and wait until their tasks moved.
+    """Drain hosts for maintenance (patching, a reboot) and wait until their
+    tasks moved.
 
-    One host at a time: its node is drained and the run waits until its tasks run on
-    other nodes (when they cannot, the drain is undone and the reason named). A manager
-    is refused (exit 3, nothing changed) when the swarm cannot tolerate its loss.
-    --done waits until each node is Ready again (a manager Reachable, with a leader)
-    and restores the availability it had before. Both are idempotent.
+    One host at a time: its node is drained and the run waits until its
+    tasks run on other nodes (when they cannot, the drain is undone and the
+    reason named). A manager is refused (exit 3, nothing changed) when the
+    swarm cannot tolerate its loss. --done waits until each node is Ready
+    again (a manager Reachable, with a leader) and restores the availability
+    it had before. Both are idempotent.
     """
     from swarmctl.models import inventory as invmod
     from swarmctl.ops import upgrade as ops
@@ -137,13 +142,14 @@ def reset(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Take the swarm apart: the workers leave, the managers are demoted one by one,
-    the last one leaves.
+    """Take the swarm apart: the workers leave, the managers are demoted one by
+    one, the last one leaves.
 
-    There is no undo: services, networks, secrets and configs are gone with the
-    swarm, so reset asks first unless --yes. --purge also removes Docker from the
-    hosts, with every container, image and volume. Idempotent: a host in no swarm
-    (or without Docker) is left alone, and a second run changes nothing.
+    There is no undo: services, networks, secrets and configs are gone with
+    the swarm, so reset asks first unless --yes. --purge also removes Docker
+    from the hosts, with every container, image and volume. Idempotent: a
+    host in no swarm (or without Docker) is left alone, and a second run
+    changes nothing.
     """
     from swarmctl.errors import InputError
     from swarmctl.models import inventory as invmod
