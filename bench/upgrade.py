@@ -59,10 +59,12 @@ def _report(output: str) -> dict[str, Any]:
 
 
 def upgrade_round(name: str, managers: int, workers: int, interval: float) -> dict[str, Any]:
-    from bench.__main__ import deploy_available, lab_down, lab_up, log, swarmctl_argv
+    from bench.__main__ import REPO, deploy_available, lab_down, lab_up, log, swarmctl_argv
 
     deploy_available()  # builds my-web:v1 when missing
-    cli = swarmctl_argv()
+    # this checkout's swarmctl when run from one (the installed one may be older)
+    cli = [sys.executable, "-m", "swarmctl"] if (REPO / "swarmctl").is_dir() and \
+        Path.cwd() == REPO else swarmctl_argv()
     the_lab = lab_up(name, managers, workers, "bookworm")
     fig: dict[str, Any] = {"nodes": f"{managers}+{workers}",
                            "load_before": facts.load_average()[0]}

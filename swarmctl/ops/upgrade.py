@@ -14,31 +14,19 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from swarmctl.ansible import events as events_
 from swarmctl.ansible.progress import Progress
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import InputError, PreflightError, RunError
 from swarmctl.models.inventory import Inventory
 
-DRAIN_TASK = "Ensure the node is drained and its tasks run on other nodes."
-RESTORE_TASK = "Ensure the node is back and has its availability from before the drain."
-INSTALL_TASK = "Ensure Docker's packages are at their target versions (the engine restarts)."
-VERSIONS_TASK = "Record the packages to bring to their target versions."
-CHECK_TASK = "Read the swarm's nodes, managers and quorum."
-STOP_TASK = "Stop the upgrade at this node, saying how to resume."
-ASK_TASK = "Wait for the operator's answer to swarmctl."
-# Tasks whose failure means "refused before anything changed".
-REFUSALS = (
-    "Stop unless the swarm can afford to lose each node for a while (else nothing changed).",
-    "Ensure Docker is installed and every target version is offered and no downgrade.",
-    "Stop unless the host is a member of an active swarm.",
-    "Ensure the inventory is valid (groups, node availability and labels, advertise addresses).",
-)
+MAINTENANCE = "swarm_maintenance_node"  # its results: state check, drained or active
+VERSIONS = "docker_engine_state"  # its results with `versions`: the version read
 
 _BATCH = re.compile(r"^(?:[1-9][0-9]*|(?:[1-9][0-9]?|100)%)$")
 
@@ -81,60 +69,42 @@ class NodeStep:
         return ", ".join(out)
 
 
-def _stamp(event: dict[str, Any]) -> float | None:
-    try:
-        return datetime.fromisoformat(event["created"]).timestamp()
-    except (KeyError, ValueError):
-        return None
-
-
 def steps_from(events: list[dict[str, Any]]) -> dict[str, NodeStep]:
-    """Per host, from upgrade.yml's or maintenance.yml's events: the versions read, the
-    packages installed, the drain and restore results, and the time from the start of
-    the drain to the end of the restore."""
+    """Per host, from upgrade.yml's or maintenance.yml's events (by module and published
+    data, never by task name): the versions read, the packages installed, the drain and
+    restore results, and the time from the start of the drain to the end of the restore."""
     steps: dict[str, NodeStep] = {}
     started: dict[str, float] = {}
-    installed: set[str] = set()
-    for ev in events:
-        data = ev.get("event_data", {})
-        host, task, kind = data.get("host"), data.get("task"), ev.get("event")
-        if not host:
-            continue
-        res = data.get("res") or {}
-        step = steps.setdefault(host, NodeStep(host))
-        if kind == "runner_on_start" and task == DRAIN_TASK:
-            started[host] = _stamp(ev) or 0.0
-        if kind != "runner_on_ok":
-            continue
-        if task == VERSIONS_TASK:
-            facts = res.get("ansible_facts", {})
-            step.versions = facts.get("docker_engine_versions", {})
-            swarm = facts.get("docker_engine_swarm") or {}
+    for r in events_.of_module(events, VERSIONS):
+        if r.outcome == "ok" and "versions" in r.res:
+            step = steps.setdefault(r.host, NodeStep(r.host))
+            step.versions = {n: v for n, v in r.res["versions"].items()
+                             if v.get("action") != "absent"}
+            swarm = r.res.get("swarm") or {}
             step.role = "manager" if swarm.get("ControlAvailable") else "worker"
-        elif task == DRAIN_TASK:
+    for r in events_.of_module(events, MAINTENANCE):
+        state = r.res.get("state")
+        if r.outcome != "ok" or state not in ("drained", "active"):
+            continue
+        step = steps.setdefault(r.host, NodeStep(r.host))
+        node = (r.res.get("nodes") or [{}])[0]
+        step.role = step.role or node.get("role", "")
+        step.availability = node.get("availability", "")
+        if state == "drained":
             step.drained = True
-            step.moved = res.get("moved", [])
-            step.seconds = res.get("waited")
-            node = (res.get("nodes") or [{}])[0]
-            step.role = step.role or node.get("role", "")
-            step.availability = node.get("availability", "")
-        elif task == INSTALL_TASK and res.get("changed"):
-            installed.add(host)
-            lines = res.get("stdout_lines") or []
-            step.engine = lines[-1] if lines else ""
-        elif task == RESTORE_TASK:
-            node = (res.get("nodes") or [{}])[0]
-            step.role = step.role or node.get("role", "")
-            step.availability = node.get("availability", "")
-            step.leader_after = (res.get("cluster") or {}).get("leader", "")
-            end = _stamp(ev)
-            if host in started and end is not None:
-                step.seconds = round(end - started[host], 1)
-    for host in installed:
-        step = steps[host]
-        step.upgraded = [f"{n}={v['target']}" for n, v in step.versions.items()
-                             if v.get("action") in ("upgrade", "downgrade")]
-    return {h: s for h, s in steps.items() if s.role or s.versions or s.drained}
+            step.moved = r.res.get("moved", [])
+            step.seconds = r.res.get("waited")
+            if r.start is not None:
+                started[r.host] = r.start
+        else:
+            step.leader_after = (r.res.get("cluster") or {}).get("leader", "")
+            if r.host in started and r.end is not None:
+                step.seconds = round(r.end - started[r.host], 1)
+    for data in events_.published(events, "engine_upgraded"):
+        step = steps.setdefault(str(data.get("host")), NodeStep(str(data.get("host"))))
+        step.upgraded = list(data.get("packages") or [])
+        step.engine = str(data.get("engine") or "")
+    return steps
 
 
 def leader_changes(steps: list[NodeStep], leader_before: str) -> int:
@@ -148,21 +118,19 @@ def leader_changes(steps: list[NodeStep], leader_before: str) -> int:
 
 
 def _leader_before(events: list[dict[str, Any]]) -> str:
-    for ev in events:
-        data = ev.get("event_data", {})
-        if ev.get("event") == "runner_on_ok" and data.get("task") == CHECK_TASK:
-            return ((data.get("res") or {}).get("cluster") or {}).get("leader", "")
+    for r in events_.of_module(events, MAINTENANCE):
+        if r.res.get("state") == "check":
+            return (r.res.get("cluster") or {}).get("leader", "")
     return ""
 
 
 def _order(events: list[dict[str, Any]]) -> list[str]:
     """Hosts in the order their drain (or restore) finished."""
-    out = []
-    for ev in events:
-        data = ev.get("event_data", {})
-        if ev.get("event") == "runner_on_ok" and data.get("task") in (DRAIN_TASK, RESTORE_TASK) \
-                and data.get("host") not in out:
-            out.append(data["host"])
+    out: list[str] = []
+    for r in events_.of_module(events, MAINTENANCE):
+        if r.outcome == "ok" and r.res.get("state") in ("drained", "active") \
+                and r.host not in out:
+            out.append(r.host)
     return out
 
 
@@ -195,31 +163,32 @@ def _outcome(result: RunResult, inv: Inventory) -> Outcome:
     return Outcome(result, ran + rest, before, leader_changes(ran, before))
 
 
-def _failure(result: RunResult, tasks: tuple[str, ...] | str) -> tuple[str, str] | None:
-    """(host, message) of the first failure of one of these tasks, if any."""
-    tasks = (tasks,) if isinstance(tasks, str) else tasks
-    for host, task, msg in result.failures:
-        if task in tasks:
-            return host, msg
+def _refusal(result: RunResult) -> str | None:
+    """Why the run stopped before anything changed, or None: a module that refused
+    (swarm_maintenance_node), or a failure in a run that changed nothing and drained no
+    node (the plan's checks: a host not in the swarm, a version not offered, ...)."""
+    for r in events_.of_module(result.events, MAINTENANCE):
+        if r.outcome == "failed" and r.res.get("refused"):
+            return r.message
+    drained = any(r.outcome == "ok" and r.res.get("state") == "drained"
+                  for r in events_.of_module(result.events, MAINTENANCE))
+    if not drained and result.total_changed == 0 and result.failures:
+        return result.failures[0][2]
     return None
 
 
 def _raise_for(result: RunResult, inv: Inventory, verb: str) -> None:
     if result.ok:
         return
-    refused = _failure(result, REFUSALS)
+    refused = _refusal(result)
     if refused:
-        _host, msg = refused
-        if "nothing was changed" not in msg:
-            msg += "; nothing was changed"
-        raise PreflightError(f"{verb} refused: {msg}")
-    stopped = _failure(result, STOP_TASK)
-    if stopped:
-        raise RunError(f"{stopped[1]} (`swarmctl {verb} {inv.path}`); details in "
-                       f"{result.run_dir}")
-    declined = _failure(result, ASK_TASK)
-    if declined:
-        raise RunError(declined[1])
+        if "nothing was changed" not in refused:
+            refused += "; nothing was changed"
+        raise PreflightError(f"{verb} refused: {refused}")
+    if result.failures:  # the last one: the role's own account (where it stopped, how
+        # to resume), after the failure that made it stop
+        msg = result.failures[-1][2]
+        raise RunError(f"{msg} (`swarmctl {verb} {inv.path}`); details in {result.run_dir}")
     raise_for_failures(result, verb)
 
 
@@ -229,68 +198,58 @@ Ask = Callable[[str], bool]
 
 
 class _Asker:
-    """Answers the roles' questions: when the wait task starts on a host (the first of
-    its batch), ask on this terminal and write the answer where the play waits for it.
-    Per batch the play asks before (--confirm), then after (--pause-after)."""
+    """Answers the roles' questions: when a role publishes one (swarm_upgrade's ask.yml,
+    once per batch), ask on this terminal and write the answer where the play waits."""
 
-    def __init__(self, answers: Path, ask: Ask, progress: Progress, kinds: list[str],
+    def __init__(self, answers: Path, ask: Ask, progress: Progress,
                  then: Callable[[dict[str, Any]], None]) -> None:
-        self.answers, self.ask, self.progress, self.kinds = answers, ask, progress, kinds
-        self.then = then
-        self.asked: dict[str, int] = {}
+        self.answers, self.ask, self.progress, self.then = answers, ask, progress, then
 
     def __call__(self, event: dict[str, Any]) -> None:
-        data = event.get("event_data", {})
-        if event.get("event") == "runner_on_start" and data.get("task") == ASK_TASK:
-            host = data.get("host", "")
-            n = self.asked.get(host, 0)
-            self.asked[host] = n + 1
-            kind = self.kinds[min(n, len(self.kinds) - 1)]
-            question = (f"Upgrade the batch of {host} now?" if kind == "before"
-                        else f"The batch of {host} is upgraded. Go on?")
-            with self.progress.paused():
-                yes = self.ask(question)
-            (self.answers / f"{host}.{kind}").write_text("yes" if yes else "no")
         self.then(event)
-
-
-QUIET_PLAYS = ("Validate the inventory before any host changes",
-               "Plan the upgrade and refuse it when the swarm cannot afford it",
-               "Read the swarm membership of the managers and the hosts in maintenance")
+        if not events_.publishes(event, "question"):
+            return
+        data = events_.result(event).published or {}
+        batch = ", ".join(data.get("batch") or [data.get("host", "")])
+        kind = "before" if data.get("when") == "before" else "after"
+        question = (f"Upgrade {batch} now?" if kind == "before"
+                    else f"{batch} upgraded. Go on with the next?")
+        with self.progress.paused():
+            yes = self.ask(question)
+        (self.answers / f"{data.get('host')}.{kind}").write_text("yes" if yes else "no")
 
 
 def _shown(progress: Progress) -> Callable[[dict[str, Any]], None]:
-    """Progress without the reading plays' titles and without failure lines (the error
-    line names the host and what happened), with a line per node done."""
+    """Progress without play titles and failure lines (the error line names the host
+    and what happened), with a line per node drained and back."""
 
     def handler(event: dict[str, Any]) -> None:
-        kind, data = event.get("event"), event.get("event_data", {})
-        if kind in ("runner_on_failed", "runner_on_unreachable") or (
-                kind == "playbook_on_play_start" and data.get("play") in QUIET_PLAYS):
+        kind = event.get("event")
+        if kind in ("runner_on_failed", "runner_on_unreachable", "playbook_on_play_start"):
             return
         progress(event)
-        if kind == "runner_on_ok" and data.get("task") in (DRAIN_TASK, RESTORE_TASK) \
-                and progress.active:
-            res = data.get("res") or {}
+        r = events_.result(event)
+        if r is not None and r.outcome == "ok" and r.module == MAINTENANCE \
+                and r.res.get("state") in ("drained", "active") and progress.active:
+            res = r.res
             node = (res.get("nodes") or [{}])[0]
-            what = "drained" if data["task"] == DRAIN_TASK else "back"
+            what = "drained" if res["state"] == "drained" else "back"
             with progress.paused():
                 progress.console.print(
-                    f"  [green]✓[/] {data.get('host')} {what}, "
+                    f"  [green]✓[/] {r.host} {what}, "
                     f"{node.get('availability', '?')} ({res.get('waited', 0):.0f}s)")
 
     return handler
 
 
 def _run(playbook: str, inv: Inventory, verb: str, extravars: dict[str, Any], *,
-         verbosity: int, console: Console, ask: Ask | None = None,
-         kinds: list[str] | None = None) -> RunResult:
+         verbosity: int, console: Console, ask: Ask | None = None) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="swarmctl-") as tmp, \
             Progress(console, verb, active=not verbosity) as progress:
         handler: Callable[[dict[str, Any]], None] = _shown(progress)
         if ask is not None:
             extravars = {**extravars, "swarm_upgrade_answers_dir": tmp}
-            handler = _Asker(Path(tmp), ask, progress, kinds or ["before"], handler)
+            handler = _Asker(Path(tmp), ask, progress, handler)
         return run_playbook(playbook, inv.path, verb=verb, extravars=extravars,
                             verbosity=verbosity, forks=len(inv.hosts), on_event=handler)
 
@@ -308,7 +267,7 @@ def upgrade(inv: Inventory, *, batch: int | str = 1, confirm: bool = False,
     if kinds and ask is None:
         raise InputError("--confirm and --pause-after need someone to answer")
     result = _run("upgrade.yml", inv, "upgrade", extravars, verbosity=verbosity,
-                  console=console, ask=ask if kinds else None, kinds=kinds)
+                  console=console, ask=ask if kinds else None)
     _raise_for(result, inv, "upgrade")
     return _outcome(result, inv)
 
@@ -328,12 +287,9 @@ def maintenance(inv: Inventory, hosts: list[str], *, done: bool = False,
     result = _run("maintenance.yml", inv, "maintenance", extravars, verbosity=verbosity,
                   console=console)
     if not result.ok:
-        for ev in result.events:
-            data = ev.get("event_data", {})
-            res = data.get("res") or {}
-            if ev.get("event") == "runner_on_failed" and res.get("refused"):
-                raise PreflightError(f"maintenance refused for {data.get('host')}: "
-                                     f"{res.get('msg')}; nothing was changed")
+        for r in events_.of_module(result.events, MAINTENANCE):
+            if r.outcome == "failed" and r.res.get("refused"):
+                raise PreflightError(f"maintenance refused for {r.host}: {r.message}")
     raise_for_failures(result, "maintenance")
     outcome = _outcome(result, inv)
     outcome.steps = [s for s in outcome.steps if s.host in hosts]

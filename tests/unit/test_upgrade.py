@@ -26,7 +26,7 @@ def _load(name: str, path: Path):
 
 
 node_mod = _load("swarm_maintenance_node",
-                 REPO / "roles/swarm_maintenance/library/swarm_maintenance_node.py")
+                 REPO / "plugins/modules/swarm_maintenance_node.py")
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ class _Host:
 @pytest.fixture
 def engine_host(monkeypatch):
     mod = _load("docker_engine_host_for_test",
-                REPO / "roles/docker_engine/module_utils/docker_engine_host.py")
+                REPO / "plugins/module_utils/docker_engine_host.py")
     monkeypatch.setattr(mod.shutil, "which", lambda name: f"/usr/bin/{name}")
     return mod
 

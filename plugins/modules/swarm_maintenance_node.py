@@ -46,10 +46,24 @@ options:
     description: Drain a manager even when the swarm cannot tolerate its loss.
     type: bool
     default: false
+  refuse:
+    description: >-
+      O(state=check) fails (with RV(refused)) when it finds problems, so that a run
+      stops before anything changes.
+    type: bool
+    default: false
 author: swarmctl
 """
 
 RETURN = r"""
+state:
+  description: O(state), so that a reader of the results can tell them apart.
+  returned: always
+  type: str
+refused:
+  description: Set when the module refused before changing anything; RV(msg) says why.
+  returned: when refused
+  type: bool
 nodes:
   description: >-
     Per node of O(nodes): id, hostname, role, status, availability, reachability,
@@ -287,7 +301,8 @@ def _drain(module, swarm, p):
     info = summary(node)
     refusal = loss_refusal(nodes, node)
     if refusal and not p["allow_quorum_loss"] and info["availability"] != "drain":
-        module.fail_json(msg=refusal, refused=True, nodes=[info], cluster=quorum(nodes))
+        module.fail_json(msg=refusal + "; nothing was changed", refused=True, nodes=[info],
+                         cluster=quorum(nodes), state="drained")
     services, tasks = swarm.api.services(), swarm.tasks()
     wanted = moves_wanted(services, tasks, node["ID"])
     changed = False
@@ -298,7 +313,8 @@ def _drain(module, swarm, p):
             swarm.update(node, availability="drain", labels=labels)
         changed = True
     if module.check_mode:
-        module.exit_json(changed=changed, nodes=[info], cluster=quorum(nodes), moved=[])
+        module.exit_json(changed=changed, nodes=[info], cluster=quorum(nodes), moved=[],
+                         state="drained")
     started = time.monotonic()
     while True:
         tasks = swarm.tasks()
@@ -313,7 +329,7 @@ def _drain(module, swarm, p):
                 undone = f"; its availability is {info['availability']} again"
             module.fail_json(msg=f"{info['hostname']}: its tasks did not move to other nodes "
                                  f"within {p['timeout']}s: {'; '.join(lines)}{undone}",
-                             nodes=[info], stuck=lines)
+                             nodes=[info], stuck=lines, state="drained")
         time.sleep(1)
     elsewhere = running_elsewhere(tasks, node["ID"])
     names = {s["ID"]: s["Spec"]["Name"] for s in services}
@@ -321,7 +337,7 @@ def _drain(module, swarm, p):
               "wanted": n} for sid, n in wanted.items()]
     after = summary(swarm.node(node["ID"]))
     module.exit_json(changed=changed, nodes=[after], cluster=quorum(swarm.nodes()),
-                     moved=moved, waited=round(time.monotonic() - started, 1))
+                     moved=moved, waited=round(time.monotonic() - started, 1), state="drained")
 
 
 def _activate(module, swarm, p):
@@ -341,7 +357,7 @@ def _activate(module, swarm, p):
                                            if info["role"] == "manager" else "")
                     + f"); the swarm has {q['reachable']} of {q['managers']} managers "
                     f"reachable ({kept})",
-                nodes=[info], cluster=q, came_back=False)
+                nodes=[info], cluster=q, came_back=False, state="active")
         time.sleep(1)
     node = swarm.node(node["ID"])
     info = summary(node)
@@ -353,7 +369,7 @@ def _activate(module, swarm, p):
         changed = True
         info = summary(swarm.node(node["ID"])) if not module.check_mode else info
     module.exit_json(changed=changed, nodes=[info], cluster=quorum(swarm.nodes()),
-                     waited=round(time.monotonic() - started, 1))
+                     waited=round(time.monotonic() - started, 1), state="active")
 
 
 def main():
@@ -365,6 +381,7 @@ def main():
             "owner": {"type": "str", "default": "maintenance"},
             "timeout": {"type": "int", "default": 300},
             "allow_quorum_loss": {"type": "bool", "default": False},
+            "refuse": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -382,10 +399,15 @@ def main():
                 if node is None:
                     module.fail_json(msg=f"no node {wanted!r} in the swarm")
                 targets.append(node["ID"])
-            module.exit_json(changed=False,
-                             nodes=[summary(n) for n in nodes if n["ID"] in targets],
-                             all_nodes=[summary(n) for n in nodes],
-                             cluster=quorum(nodes), problems=problems(nodes, set(targets)))
+            found = problems(nodes, set(targets))
+            report = {"nodes": [summary(n) for n in nodes if n["ID"] in targets],
+                      "all_nodes": [summary(n) for n in nodes], "cluster": quorum(nodes),
+                      "problems": found, "state": "check"}
+            if found and p["refuse"]:
+                module.fail_json(msg="the swarm cannot afford maintenance now: "
+                                     + "; ".join(found) + "; nothing was changed",
+                                 refused=True, **report)
+            module.exit_json(changed=False, **report)
         if len(p["nodes"]) != 1:
             module.fail_json(msg="state=drained and state=active take exactly one node")
         if p["state"] == "drained":
