@@ -29,6 +29,8 @@ KINDS = {
     "nodes": "roles/swarm_verify (the node list it waited on)",
     "engine_upgraded": "roles/docker_engine (tasks/upgrade.yml: the packages a host upgraded)",
     "question": "roles/swarm_upgrade (tasks/ask.yml: ask the operator, then wait)",
+    "reset_state": "roles/swarm_reset (tasks/read.yml: the swarm state before the reset)",
+    "purged": "roles/swarm_reset (tasks/purge.yml: Docker removed from a host)",
 }
 
 # The collection's modules whose results the CLI reads.

@@ -1,7 +1,8 @@
 """Take the swarm apart: run reset.yml with live progress and report each host's state.
 
 The order (workers, then managers demoted one at a time, the last one leaving) is the
-role's (swarm_reset); here the result is read from the run's events.
+role's (swarm_reset); here the result is read from the run's events: the leave module's
+results and what the role publishes (the state before, the hosts purged).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from typing import Any
 
 from rich.console import Console
 
+from swarmctl.ansible import events as events_
 from swarmctl.ansible.progress import Progress
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.models.inventory import Inventory
 
-READ_TASK = "Record the host's swarm state."
-LEAVE_TASK = "Ensure the host is in no swarm."
-PURGE_TASK = "Ensure Docker's packages, data and configuration are gone."
+LEAVE = "community.docker.docker_swarm"  # swarm_reset's leave (state: absent)
 
 
 @dataclass
@@ -36,15 +36,10 @@ class Reset:
                 "before": self.before, "left": self.left, "purged": self.purged}
 
 
-def hosts_with(result: RunResult, task: str, *, changed: bool) -> list[str]:
-    """Hosts where the task ran ok (and changed, when asked), in the order they did."""
-    out = []
-    for ev in result.events:
-        data = ev.get("event_data", {})
-        if ev.get("event") == "runner_on_ok" and data.get("task") == task \
-                and (not changed or (data.get("res") or {}).get("changed")):
-            out.append(data.get("host"))
-    return out
+def left(result: RunResult) -> list[str]:
+    """Hosts that left the swarm in this run, in the order they did."""
+    return [r.host for r in events_.results(result.events)
+            if r.module == LEAVE and r.outcome == "ok" and r.res.get("changed")]
 
 
 def reset(inv: Inventory, *, purge: bool = False, verbosity: int = 0,
@@ -55,11 +50,7 @@ def reset(inv: Inventory, *, purge: bool = False, verbosity: int = 0,
                               extravars={"swarm_reset_purge": purge}, verbosity=verbosity,
                               forks=len(inv.hosts), on_event=progress)
     raise_for_failures(result, "reset")
-    before = {}
-    for ev in result.events:
-        data = ev.get("event_data", {})
-        if ev.get("event") == "runner_on_ok" and data.get("task") == READ_TASK:
-            facts = (data.get("res") or {}).get("ansible_facts", {})
-            before[data["host"]] = facts.get("swarm_reset_state", "")
-    return Reset(result, before, hosts_with(result, LEAVE_TASK, changed=True),
-                 hosts_with(result, PURGE_TASK, changed=True))
+    before = {str(d.get("host")): str(d.get("state"))
+              for d in events_.published(result.events, "reset_state")}
+    purged = [str(d.get("host")) for d in events_.published(result.events, "purged")]
+    return Reset(result, before, left(result), purged)
