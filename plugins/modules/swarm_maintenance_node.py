@@ -7,12 +7,12 @@ module: swarm_maintenance_node
 short_description: Drain a swarm node and wait until its tasks moved, or bring it back.
 description:
   - Runs on a manager of the swarm and needs the Docker SDK for Python there.
-  - O(state=check) changes nothing: it reports the nodes, the managers, the quorum and
+  - O(state=check) changes nothing. It reports the nodes, the managers, the quorum and
     the problems that make maintenance unsafe (a manager that is not Reachable, a node
     that is not Ready, and for each node of O(nodes) that is a manager, whether the swarm
     tolerates its loss).
   - O(state=drained) refuses a manager whose loss the swarm cannot tolerate, records the
-    node's availability in a node label (once: a second drain keeps the first record),
+    node's availability in a node label (once; a second drain keeps the first record),
     sets it to drain in the same node update, then waits until none of its tasks runs
     and every replicated service that had a task on it runs as many tasks on other nodes
     as before (at most its replicas). When that does not happen within O(timeout), it

@@ -52,5 +52,6 @@ def reset(inv: Inventory, *, purge: bool = False, verbosity: int = 0,
     raise_for_failures(result, "reset")
     before = {str(d.get("host")): str(d.get("state"))
               for d in events_.published(result.events, "reset_state")}
-    purged = [str(d.get("host")) for d in events_.published(result.events, "purged")]
+    purged = [str(d.get("host")) for d in events_.published(result.events, "purged")
+              if d.get("removed") in (True, "True", "true")]
     return Reset(result, before, left(result), purged)
