@@ -132,8 +132,8 @@ def _apt_policy(module, names):
     policy` (what the host's package sources offer; names it does not know are left out)."""
     if not names or not shutil.which("apt-cache"):
         return {}
-    _, out, _ = module.run_command(["apt-cache", "policy", "--", *names],
-                                   environ_update={"LC_ALL": "C", "LANG": "C"})
+    out = module.run_command(["apt-cache", "policy", "--", *names],
+                             environ_update={"LC_ALL": "C", "LANG": "C"})[1]
     found, current, in_table = {}, None, False
     for line in out.splitlines():
         if line and not line[0].isspace() and line.endswith(":"):
@@ -169,9 +169,9 @@ def package_versions(module, wanted):
     names = list(wanted)
     installed = {}
     if names and shutil.which("dpkg-query"):
-        _, out, _ = module.run_command(
+        out = module.run_command(
             ["dpkg-query", "--show",
-             "--showformat=${Package} ${db:Status-Status} ${Version}\n", "--", *names])
+             "--showformat=${Package} ${db:Status-Status} ${Version}\n", "--", *names])[1]
         for line in out.splitlines():
             parts = line.split()
             if len(parts) == 3 and parts[1] == "installed":

@@ -150,7 +150,7 @@ def main():
     if params["update_lists_age"] > 0 and not module.check_mode:
         age = lists_age()
         if age is None or age > params["update_lists_age"]:
-            rc, _, err = module.run_command(
+            rc, _out, err = module.run_command(
                 ["apt-get", "update", "-q", "-o",
                  f"DPkg::Lock::Timeout={params['lock_timeout']}"],
                 environ_update={"DEBIAN_FRONTEND": "noninteractive"})

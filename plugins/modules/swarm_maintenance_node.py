@@ -52,7 +52,21 @@ options:
       stops before anything changes.
     type: bool
     default: false
-author: swarmctl
+author: swarmctl developers (@swarmctl)
+"""
+
+EXAMPLES = r"""
+- name: Drain a node and wait until its tasks run elsewhere.
+  swarmctl.swarm.swarm_maintenance_node:
+    nodes: [w1]
+    state: drained
+  delegate_to: m1
+
+- name: Bring it back with the availability it had.
+  swarmctl.swarm.swarm_maintenance_node:
+    nodes: [w1]
+    state: active
+  delegate_to: m1
 """
 
 RETURN = r"""
@@ -61,7 +75,7 @@ state:
   returned: always
   type: str
 refused:
-  description: Set when the module refused before changing anything; RV(msg) says why.
+  description: Set when the module refused before changing anything; C(msg) says why.
   returned: when refused
   type: bool
 nodes:
