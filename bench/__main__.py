@@ -3,6 +3,7 @@
     python -m bench provision [--rounds 3]     # 3+2 bare → swarm (+ my-web) vs the SSH floor
     python -m bench scale --nodes 5,10,20,40   # provision time by node count
     python -m bench startup                    # `swarmctl --help` start-up time
+    python -m bench upgrade [--workers 1]      # rolling engine upgrade under load
     python -m bench all                        # the three above (scale stops at 20)
     python -m bench                            # same as `all` (what `make bench` runs)
 
@@ -302,6 +303,9 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--no-deploy", action="store_true")
     a.add_argument("--nodes", default="5,10,20")
     a.add_argument("--runs", type=int, default=10)
+    from bench import upgrade
+
+    upgrade.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command is None:  # `python -m bench` (`make bench`): everything, defaults
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "all"])
@@ -312,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
         save("startup", bench_startup(args), args.results)
     if args.command in ("provision", "all"):
         save("provision", bench_provision(args), args.results)
+    if args.command == "upgrade":
+        save("upgrade", upgrade.bench_upgrade(args), args.results)
     if args.command in ("scale", "all"):
         if args.command == "all":
             args.rounds, args.reruns, args.with_baseline = 1, 1, False

@@ -118,4 +118,26 @@ def render(doc: dict[str, Any]) -> str:
                         if label.endswith(" (CPU)") else f"`{label}`, wall")
                 lines.append(f"| {name} | {_cell(val, ' ms', 0)} |")
         lines.append("")
+    u = doc.get("upgrade")
+    if u:
+        lines += [
+            "## Rolling engine upgrade under load",
+            "",
+            f"Measured {u['date']}: `python -m bench upgrade` (containerd "
+            "1.6.20~ds1-1+deb12u2 → deb12u3, my-web 2 replicas in host mode, bench.load on "
+            "every node's 8080).",
+            "",
+            "| lab | requests sent | failed | longest gap | upgrade | per node (drain → "
+            "restore) | leader changes | second run | load |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in u.get("rounds", []):
+            per = ", ".join(f"{h.rsplit('-', 1)[-1]} {v:.0f} s" for h, v in r["per_node"].items()
+                            if v is not None)
+            lines.append(
+                f"| {r['nodes']} | {r['sent']} | {r['failed']} | {r['longest_gap']:.2f} s | "
+                f"{r['upgrade_seconds']:.0f} s | {per} | {r['leader_changes']} | "
+                f"{r['second_run_seconds']:.0f} s, changed {r['second_run_changed']} | "
+                f"{r['load_before']:.0f}-{r['load_after']:.0f} |")
+        lines.append("")
     return "\n".join(lines)

@@ -127,6 +127,75 @@ def engine_state(module, packages, service="docker", config_dir="/etc/docker",
     }
 
 
+def _apt_policy(module, names):
+    """{name: {"candidate": VERSION or None, "available": [VERSION, ...]}} from `apt-cache
+    policy` (what the host's package sources offer; names it does not know are left out)."""
+    if not names or not shutil.which("apt-cache"):
+        return {}
+    out = module.run_command(["apt-cache", "policy", "--", *names],
+                             environ_update={"LC_ALL": "C", "LANG": "C"})[1]
+    found, current, in_table = {}, None, False
+    for line in out.splitlines():
+        if line and not line[0].isspace() and line.endswith(":"):
+            current = found.setdefault(line[:-1].split(":")[0], {"candidate": None,
+                                                                 "available": []})
+            in_table = False
+        elif current is None:
+            continue
+        elif line.strip().startswith("Candidate:"):
+            value = line.split(":", 1)[1].strip()
+            current["candidate"] = None if value == "(none)" else value
+        elif line.strip() == "Version table:":
+            in_table = True
+        elif in_table:
+            # "     1.6.20~ds1-1+deb12u3 500" or " *** 1.6.20~ds1-1+deb12u2 100" (a version
+            # line); "        500 http://... Packages" (a source of the line before)
+            parts = line.replace("***", " ").split()
+            if len(parts) == 2 and parts[1].lstrip("-").isdigit() and not parts[0].isdigit():
+                current["available"].append(parts[0])
+    return found
+
+
+def version_lt(module, left, right):
+    """dpkg's own ordering of two Debian version strings."""
+    return module.run_command(["dpkg", "--compare-versions", left, "lt", right])[0] == 0
+
+
+def package_versions(module, wanted):
+    """Per package of `wanted` (name → apt version, "" for the newest its sources offer):
+    `installed` (version or None), `target` (version or None), `available` (bool), and
+    `action`: ok, upgrade, downgrade, absent (not installed), unavailable (the version is
+    not offered)."""
+    names = list(wanted)
+    installed = {}
+    if names and shutil.which("dpkg-query"):
+        out = module.run_command(
+            ["dpkg-query", "--show",
+             "--showformat=${Package} ${db:Status-Status} ${Version}\n", "--", *names])[1]
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "installed":
+                installed[parts[0].split(":")[0]] = parts[2]
+    policy = _apt_policy(module, names)
+    result = {}
+    for name in names:
+        have = installed.get(name)
+        offered = policy.get(name, {"candidate": None, "available": []})
+        target = wanted[name] or offered["candidate"]
+        available = bool(target) and (target in offered["available"] or target == have)
+        if have is None:
+            action = "absent"
+        elif not available:
+            action = "unavailable"
+        elif have == target:
+            action = "ok"
+        else:
+            action = "upgrade" if version_lt(module, have, target) else "downgrade"
+        result[name] = {"installed": have, "target": target, "available": available,
+                        "action": action}
+    return result
+
+
 def gather_facts(module, subset):
     """What `setup: gather_subset=...` would return, collected the way setup does."""
     if not subset:

@@ -32,6 +32,24 @@ options:
     type: list
     elements: str
     default: []
+  versions:
+    description: >-
+      Packages whose versions to compare, each with the apt version wanted (an empty
+      string: the newest the host's package sources offer); returned as RV(versions).
+      Used by the role's upgrade tasks.
+    type: dict
+    default: {}
+  update_lists_age:
+    description: >-
+      Refresh apt's package lists first (C(apt-get update)) when they are older than
+      this many seconds, or their age is unknown; 0 never refreshes. The lists are a
+      cache of what the sources offer, so a refresh is not reported as a change.
+    type: int
+    default: 0
+  lock_timeout:
+    description: Seconds C(apt-get update) waits for the dpkg lock.
+    type: int
+    default: 300
   swarm:
     description: >-
       Also read the Swarm section of C(docker info) when the service is active, so that
@@ -82,6 +100,18 @@ swarm:
     Cluster, ...) when the service is active and the docker CLI answered; null otherwise.
   returned: always
   type: dict
+lists_refreshed:
+  description: Whether apt's lists were refreshed first (I(update_lists_age)).
+  returned: always
+  type: bool
+versions:
+  description: >-
+    Per package of I(versions): C(installed) (its version, null when not installed),
+    C(target) (the version wanted, or the newest offered), C(available) (whether the
+    target is offered or installed) and C(action): ok, upgrade, downgrade, absent or
+    unavailable.
+  returned: when versions is not empty
+  type: dict
 daemon_json:
   description: >-
     C(exists), and when it exists the SHA-1 of its content (C(checksum), null when it
@@ -96,6 +126,8 @@ from ansible_collections.swarmctl.swarm.plugins.module_utils.docker_engine_host 
     docker_swarm_info,
     engine_state,
     gather_facts,
+    lists_age,
+    package_versions,
 )
 
 
@@ -106,15 +138,32 @@ def main():
             "service": {"type": "str", "default": "docker"},
             "config_dir": {"type": "path", "default": "/etc/docker"},
             "gather_subset": {"type": "list", "elements": "str", "default": []},
+            "versions": {"type": "dict", "default": {}},
+            "update_lists_age": {"type": "int", "default": 0},
+            "lock_timeout": {"type": "int", "default": 300},
             "swarm": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     params = module.params
+    refreshed = False
+    if params["update_lists_age"] > 0 and not module.check_mode:
+        age = lists_age()
+        if age is None or age > params["update_lists_age"]:
+            rc, _out, err = module.run_command(
+                ["apt-get", "update", "-q", "-o",
+                 f"DPkg::Lock::Timeout={params['lock_timeout']}"],
+                environ_update={"DEBIAN_FRONTEND": "noninteractive"})
+            if rc != 0:
+                module.fail_json(msg="apt-get update failed: " + " ".join(err.split())[-300:])
+            refreshed = True
     state = engine_state(module, params["packages"], params["service"], params["config_dir"],
                          docker_swarm_info if params["swarm"] else None)
+    if params["versions"]:
+        state["versions"] = package_versions(
+            module, {k: str(v or "") for k, v in params["versions"].items()})
     module.exit_json(ansible_facts=gather_facts(module, params["gather_subset"]),
-                     changed=False, **state)
+                     changed=False, lists_refreshed=refreshed, **state)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,15 @@ COLLECTION = "swarmctl.swarm"
 KINDS = {
     "checks_done": "playbooks/provision.yml (the gate play, before the gate waits)",
     "nodes": "roles/swarm_verify (the node list it waited on)",
+    "engine_upgraded": "roles/docker_engine (tasks/upgrade.yml: the packages a host upgraded)",
+    "question": "roles/swarm_upgrade (tasks/ask.yml: ask the operator, then wait)",
+    "reset_state": "roles/swarm_reset (tasks/read.yml: the swarm state before the reset)",
+    "purged": "roles/swarm_reset (tasks/purge.yml: Docker removed from a host)",
 }
 
 # The collection's modules whose results the CLI reads.
-MODULES = ("swarm_preflight_host", "swarm_preflight_reach", "swarm_services_converge")
+MODULES = ("swarm_preflight_host", "swarm_preflight_reach", "swarm_services_converge",
+           "swarm_maintenance_node", "docker_engine_state")
 
 _OUTCOMES = {"runner_on_ok": "ok", "runner_on_failed": "failed",
              "runner_on_unreachable": "unreachable", "runner_on_skipped": "skipped"}
