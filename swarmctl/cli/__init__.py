@@ -52,12 +52,13 @@ def _register_subcommands() -> None:
     if _registered:
         return
     _registered.append(True)
-    from swarmctl.cli import cluster, images, workloads
+    from swarmctl.cli import cluster, images, recovery, workloads
     from swarmctl.cli.lab import app as lab_app
 
     cluster.register(app)
     workloads.register(app)
     images.register(app)
+    recovery.register(app)
     app.add_typer(lab_app, name="lab")
 
 
