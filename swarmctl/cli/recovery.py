@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -65,5 +66,96 @@ def backup(
               f"Run folder: {done.result.run_dir}", soft_wrap=True, highlight=False)
 
 
+
+
+def recover(
+    inventory: InventoryArg,
+    from_host: Annotated[str, typer.Option(
+        "--from", show_default=False,
+        help="The surviving manager to rebuild from [default: the newest raft state].")] = "",
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Bring back a swarm that lost quorum (most managers gone: nothing can change).
+
+    Refused (exit 3, nothing changed) when quorum is not lost: use provision then.
+    Forces a new cluster (`swarm init --force-new-cluster`) on the surviving manager
+    with the newest raft state (or --from), keeping services, networks, secrets and
+    configs; makes every other manager that holds old state leave it (demoted first,
+    so it can never split the cluster) and joins it again as the inventory says;
+    removes the node entries no host uses. Managers that do not answer are named:
+    run recover again when they are back or replaced.
+    """
+    from swarmctl.cli import report
+    from swarmctl.models import inventory as invmod
+    from swarmctl.ops import recovery
+
+    inv = invmod.load(inventory)
+    started = time.monotonic()
+    done = recovery.recover(inv, from_host=from_host, verbosity=verbose, console=err)
+    if as_json:
+        print(json.dumps(done.as_dict(), indent=2))
+        return
+    _print_recovered(done, report)
+    plan = done.plan
+    what = (f"forced a new cluster on {plan['force_on']} (quorum was lost)"
+            if plan.get("quorum_lost") else f"{plan.get('leader')} leads")
+    rejoined = f"; {', '.join(plan['stale'])} left their old state and rejoined" \
+        if plan.get("stale") and not plan.get("lost") else ""
+    out.print(f"[green]✓[/] recovered: {what}{rejoined} in {time.monotonic() - started:.1f}s. "
+              f"Run folder: {done.result.run_dir}", soft_wrap=True, highlight=False)
+
+
+def restore(
+    inventory: InventoryArg,
+    archive: Annotated[Path, typer.Argument(help="A backup archive written by "
+                                            "`swarmctl backup`.", show_default=False)],
+    on: Annotated[str, typer.Option(
+        "--on", show_default=False,
+        help="The manager to restore on [default: the one at the backup's address].")] = "",
+    unlock_key_file: UnlockKeyOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Rebuild the swarm from a backup archive, on fresh or broken hosts.
+
+    Checks the archive (it opens, its checksum), then on the manager at the address
+    the backup was taken on (another address is refused: managers joining it would
+    stay pending) installs Docker if needed, replaces /var/lib/docker/swarm with the
+    archive's, forces a new cluster from it, and converges the rest as provision does:
+    the other hosts join, stale node entries are removed. Services, networks,
+    secrets and configs of the backup come back. A swarm that has a leader is not
+    replaced (exit 3).
+    """
+    from swarmctl.cli import report
+    from swarmctl.models import inventory as invmod
+    from swarmctl.ops import recovery
+
+    inv = invmod.load(inventory)
+    started = time.monotonic()
+    done = recovery.restore(inv, archive, on=on, unlock_key_file=unlock_key_file,
+                            verbosity=verbose, console=err)
+    if as_json:
+        print(json.dumps(done.as_dict(), indent=2))
+        return
+    _print_recovered(done, report)
+    meta = done.archive.meta if done.archive else {}
+    out.print(f"[green]✓[/] restored swarm {meta.get('cluster_id', '')[:12]} from the backup "
+              f"of {meta.get('date', '?')} on {done.plan.get('leader')}; {len(done.nodes)} "
+              f"nodes in {time.monotonic() - started:.1f}s. Run folder: {done.result.run_dir}",
+              soft_wrap=True, highlight=False)
+
+
+def _print_recovered(done, report) -> None:
+    if done.nodes:
+        report.print_nodes(out, done.nodes)
+    for entry in done.removed:
+        err.print(f"[dim]removed the stale node entry {entry}[/]", soft_wrap=True)
+    for note in done.notes:
+        err.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(backup)
+    app.command()(restore)
+    app.command()(recover)
