@@ -172,8 +172,13 @@ def restore(inv: Inventory, archive_path: Path, *, on: str = "",
         extravars["swarm_recover_unlock_key_file"] = str(Path(unlock_key_file).resolve())
     result = _run("restore.yml", inv, extravars, verbosity, console, "restoring")
     raise_for_failures(result, "restore")
-    plan = _plan(result)
-    nodes = _nodes(result)
+    # A second run: docker_engine's registered results of the first one would leak
+    # into site.yml's docker_engine and swarm_facts.
+    rejoined = _run("rejoin.yml", inv, {}, verbosity, console, "rejoining")
+    raise_for_failures(rejoined, "rejoining after the restore")
+    nodes = _nodes(rejoined)
     if not nodes:
-        raise RunError(f"restore ran but the swarm was not verified; details in {result.run_dir}")
-    return Recovered(plan, nodes, _removed(result), result, archive=archive)
+        raise RunError(f"restore ran but the swarm was not verified; details in "
+                       f"{rejoined.run_dir}")
+    plan = _plan(rejoined) or {"leader": host.name}
+    return Recovered(plan, nodes, _removed(rejoined), rejoined, archive=archive)
