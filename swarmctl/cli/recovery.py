@@ -31,15 +31,18 @@ def backup(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Back up the swarm's raft state (/var/lib/docker/swarm) to this machine.
+    """Back up the swarm's raft state (/var/lib/docker/swarm) to this
+    machine.
 
-    Stops Docker on one healthy non-leader manager (refused, exit 3, when that would
-    lose quorum: a 1-manager swarm, or 3 managers with one down), archives its swarm
-    state with a metadata file (engine version, node, cluster, managers, date),
-    starts Docker and waits until the manager is Reachable again. The other managers
-    keep the swarm running; that manager's tasks stop meanwhile (live-restore is off
-    in swarm mode) and swarm starts them again. The archive (mode 0600) is checked
-    (size, SHA-256, it opens) and the oldest beyond --keep are removed.
+    Stops Docker on one healthy non-leader manager (refused, exit 3,
+    when that would lose quorum: a 1-manager swarm, or 3 managers with
+    one down), archives its swarm state with a metadata file (engine
+    version, node, cluster, managers, date), starts Docker and waits
+    until the manager is Reachable again. The other managers keep the
+    swarm running; that manager's tasks stop meanwhile (live-restore is
+    off in swarm mode) and swarm starts them again. The archive (mode
+    0600) is checked (size, SHA-256, it opens) and the oldest beyond
+    --keep are removed.
     """
     from swarmctl.models import inventory as invmod
     from swarmctl.ops import backup as ops
@@ -76,15 +79,18 @@ def recover(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Bring back a swarm that lost quorum (most managers gone: nothing can change).
+    """Bring back a swarm that lost quorum (most managers gone: nothing can
+    change).
 
-    Refused (exit 3, nothing changed) when quorum is not lost: use provision then.
-    Forces a new cluster (`swarm init --force-new-cluster`) on the surviving manager
-    with the newest raft state (or --from), keeping services, networks, secrets and
-    configs; makes every other manager that holds old state leave it (demoted first,
-    so it can never split the cluster) and joins it again as the inventory says;
-    removes the node entries no host uses. Managers that do not answer are named:
-    run recover again when they are back or replaced.
+    Refused (exit 3, nothing changed) when quorum is not lost: use
+    provision then. Forces a new cluster (`swarm init
+    --force-new-cluster`) on the surviving manager with the newest raft
+    state (or --from), keeping services, networks, secrets and configs;
+    makes every other manager that holds old state leave it (demoted
+    first, so it can never split the cluster) and joins it again as the
+    inventory says; removes the node entries no host uses. Managers that
+    do not answer are named: run recover again when they are back or
+    replaced.
     """
     from swarmctl.cli import report
     from swarmctl.models import inventory as invmod
@@ -119,13 +125,14 @@ def restore(
 ) -> None:
     """Rebuild the swarm from a backup archive, on fresh or broken hosts.
 
-    Checks the archive (it opens, its checksum), then on the manager at the address
-    the backup was taken on (another address is refused: managers joining it would
-    stay pending) installs Docker if needed, replaces /var/lib/docker/swarm with the
-    archive's, forces a new cluster from it, and converges the rest as provision does:
-    the other hosts join, stale node entries are removed. Services, networks,
-    secrets and configs of the backup come back. A swarm that has a leader is not
-    replaced (exit 3).
+    Checks the archive (it opens, its checksum), then on the manager at
+    the address the backup was taken on (another address is refused:
+    managers joining it would stay pending) installs Docker if needed,
+    replaces /var/lib/docker/swarm with the archive's, forces a new
+    cluster from it, and converges the rest as provision does: the other
+    hosts join, stale node entries are removed. Services, networks,
+    secrets and configs of the backup come back. A swarm that has a
+    leader is not replaced (exit 3).
     """
     from swarmctl.cli import report
     from swarmctl.models import inventory as invmod
