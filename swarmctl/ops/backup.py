@@ -151,8 +151,11 @@ def backup(inv: Inventory, *, dest: Path, keep: int, host: str = "",
         # The path only, never the key: the play reads it under no_log.
         extravars["swarm_backup_unlock_key_file"] = str(Path(unlock_key_file).resolve())
     with Progress(console, "backing up", active=not verbosity) as progress:
+        from swarmctl.ops.recovery import _quiet_refusals
+
         result = run_playbook("backup.yml", inv.path, verb="backup", extravars=extravars,
-                              verbosity=verbosity, forks=len(inv.managers), on_event=progress)
+                              verbosity=verbosity, forks=len(inv.managers),
+                              on_event=_quiet_refusals(progress, (CHOOSE_TASK, AUTOLOCK_TASK)))
     for task in (CHOOSE_TASK, AUTOLOCK_TASK):
         refused = _failed(result, task)
         if refused:

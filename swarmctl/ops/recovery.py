@@ -78,12 +78,23 @@ def _nodes(result: RunResult) -> list[Node]:
     return nodes_from(result)
 
 
+def _quiet_refusals(handler, tasks=REFUSALS):
+    """The progress handler without the per-host failure line of a refusal: the
+    refusal itself is the error line."""
+    def on_event(event: dict[str, Any]) -> None:
+        data = event.get("event_data", {})
+        if event.get("event") == "runner_on_failed" and data.get("task") in tasks:
+            return
+        handler(event)
+    return on_event
+
+
 def _run(playbook: str, inv: Inventory, extravars: dict[str, Any], verbosity: int,
          console: Console, title: str) -> RunResult:
     with Progress(console, title, active=not verbosity) as progress:
         result = run_playbook(playbook, inv.path, verb=Path(playbook).stem,
                               extravars=extravars, verbosity=verbosity,
-                              forks=len(inv.hosts), on_event=progress)
+                              forks=len(inv.hosts), on_event=_quiet_refusals(progress))
     refused = _refusal(result)
     if refused:
         raise PreflightError(f"{refused} (nothing was changed)")

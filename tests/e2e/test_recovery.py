@@ -147,6 +147,18 @@ def subprocess_rc(manager: str, *cmd: str) -> int:
                           timeout=120, check=False).returncode
 
 
+def assert_refused_after_reading(cli, *says: str) -> None:
+    """Refused with exit 3 after the hosts were read: progress lines (plays) on stderr,
+    then one error line with the reason; no traceback, no per-host failure line."""
+    assert cli.rc == 3, f"exit {cli.rc}, expected 3:\n{cli.output}"
+    assert "Traceback" not in cli.output and "✗" not in cli.stderr, cli.stderr
+    errors = [ln for ln in cli.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and cli.stderr.rstrip().splitlines()[-1] == errors[0], cli.stderr
+    for text in says:
+        assert text in errors[0], f"{text!r} not in {errors[0]!r}"
+    assert "nothing was changed" in errors[0]
+
+
 def assert_one_swarm(prov, managers: list[str], expect_nodes: int) -> list[dict]:
     """Every manager sees the same cluster, the same leader and the same nodes, each
     host once, all Ready, every manager Reachable."""
@@ -215,7 +227,7 @@ def test_keep_prunes_the_oldest(state):
 
 def test_recover_is_refused_while_quorum_holds(state):
     refused = swarmctl("recover", str(state["prov"].inventory))
-    assert_refused(refused, 3, "quorum is not lost", "run swarmctl provision instead")
+    assert_refused_after_reading(refused, "quorum is not lost", "run swarmctl provision instead")
 
 
 def test_recover_after_losing_two_managers(state):
@@ -226,7 +238,7 @@ def test_recover_after_losing_two_managers(state):
     wait_for("quorum lost on m1", lambda: no_leader(m1))
 
     refused = swarmctl("backup", str(prov.inventory))
-    assert_refused(refused, 3, "quorum lost: run swarmctl recover")
+    assert_refused_after_reading(refused, "quorum lost: run swarmctl recover")
 
     first = swarmctl("recover", str(prov.inventory))
     assert first.rc == 0, first.output
@@ -249,7 +261,7 @@ def test_recover_after_losing_two_managers(state):
     assert cluster_id(m1) == state["cluster"]
     wait_for("my-web 3/3 after the recovery", lambda: running(m1) == 3)
     # Run again: quorum holds and nobody holds old state.
-    assert_refused(swarmctl("recover", str(prov.inventory)), 3, "quorum is not lost")
+    assert_refused_after_reading(swarmctl("recover", str(prov.inventory)), "quorum is not lost")
 
 
 # --------------------------------------------------------------------------- 4. restore
