@@ -275,8 +275,6 @@ def test_restore_on_bare_nodes(state):
     fresh = labmod.up(LAB, 3, 1, "bookworm")
     assert {n.name: n.address for n in fresh.nodes} == before
     inv = str(fresh.inventory_path)
-    loaded = swarmctl("images", "load", "-i", inv, "my-web:v1")  # no registry here
-    assert loaded.rc == 0, loaded.output
 
     with tarfile.open(state["archive"]) as tar:
         meta_host = json.loads(tar.extractfile("swarmctl-backup.json").read())["host"]
@@ -292,6 +290,10 @@ def test_restore_on_bare_nodes(state):
     assert cluster_id(m) == state["cluster"]
     assert node_exec(m, "docker", "secret", "ls", "--format", "{{.Name}}").split() == \
         ["drill_secret"]
+    assert node_exec(m, "docker", "service", "ls", "--format", "{{.Name}}").split() == ["my-web"]
+    # The nodes are new (no registry here): give them the image, swarm starts the tasks.
+    loaded = swarmctl("images", "load", "-i", inv, "my-web:v1")
+    assert loaded.rc == 0, loaded.output
     wait_for("my-web 3/3 after the restore", lambda: running(m) == 3)
     # The secret is readable by its service's tasks, on every node that runs one.
     read = 0
