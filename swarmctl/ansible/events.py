@@ -29,6 +29,11 @@ COLLECTION = "swarmctl.swarm"
 KINDS = {
     "checks_done": "playbooks/provision.yml (the gate play, before the gate waits)",
     "nodes": "roles/swarm_verify (the node list it waited on)",
+    "backup_choice": "roles/swarm_backup (choose.yml: the manager to stop, or why none)",
+    "backup": "roles/swarm_backup (fetch.yml: the archive fetched and checked)",
+    "recover_plan": "roles/swarm_recover (main.yml: the recovery decided, or refused)",
+    "removed_entries": "roles/swarm_recover (cleanup.yml: stale node entries removed)",
+    "refused": "roles/swarm_backup (main.yml) and roles/swarm_recover (restore.yml): why",
 }
 
 # The collection's modules whose results the CLI reads.

@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from swarmctl import paths
+from swarmctl.ansible import events
 from swarmctl.ansible.progress import Progress
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import InputError, PreflightError, RunError
@@ -28,11 +29,6 @@ from swarmctl.models.inventory import Inventory
 META = "swarmctl-backup.json"
 # Members every archive of a manager's state holds (Docker's layout of /var/lib/docker/swarm).
 REQUIRED = ("swarm/state.json", "swarm/raft", "swarm/certificates", META)
-CHOOSE_TASK = "Ensure a manager can be stopped for the backup without losing quorum."
-AUTOLOCK_TASK = "Ensure an autolocked swarm's manager can be unlocked after the backup."
-RECORD_TASK = "Record the backup for swarmctl."
-STOP_TASK = "Ensure Docker is stopped (service and socket) for a consistent copy."
-START_TASK = "Ensure Docker is started again."
 
 
 def default_dir() -> Path:
@@ -112,27 +108,31 @@ def check_archive(path: Path) -> Archive:
     return Archive(path, size, digest, meta, len(names))
 
 
-def _task_window(result: RunResult, first: str, last: str) -> float | None:
-    """Seconds from the end of task `first` to the end of task `last` (Docker down)."""
-    from datetime import datetime
-
-    ends: dict[str, str] = {}
-    for ev in result.events:
-        data = ev.get("event_data", {})
-        if ev.get("event") == "runner_on_ok" and data.get("task") in (first, last):
-            ends[data["task"]] = data.get("end", "")
-    try:
-        return round((datetime.fromisoformat(ends[last])
-                      - datetime.fromisoformat(ends[first])).total_seconds(), 1)
-    except (KeyError, ValueError):
-        return None
-
-
-def _failed(result: RunResult, task: str) -> str | None:
-    for _host, name, msg in result.failures:
-        if name == task:
-            return msg
+def refusal(result: RunResult, choice_kind: str | None = None) -> str | None:
+    """The reason a role refused before changing anything, as it published it."""
+    for data in events.published(result.events, "refused"):
+        return str(data.get("message", ""))
+    if choice_kind:
+        for data in events.published(result.events, choice_kind):
+            error = data.get("error") or (data.get("plan") or {}).get("error")
+            if error and data.get("refused", True):
+                return str(error)
     return None
+
+
+def quiet_refusals(handler):
+    """The progress handler without the per-host failure line of a refusal (the
+    refusal itself is the error line): failed asserts of swarm_backup and
+    swarm_recover are not shown."""
+    def on_event(event: dict[str, Any]) -> None:
+        data = event.get("event_data", {})
+        if event.get("event") == "runner_on_failed" and \
+                str(data.get("role", "")).endswith(("swarm_backup", "swarm_recover")) and \
+                data.get("resolved_action", data.get("task_action")) in (
+                    "ansible.builtin.assert", "assert"):
+            return
+        handler(event)
+    return on_event
 
 
 def backup(inv: Inventory, *, dest: Path, keep: int, host: str = "",
@@ -151,20 +151,17 @@ def backup(inv: Inventory, *, dest: Path, keep: int, host: str = "",
         # The path only, never the key: the play reads it under no_log.
         extravars["swarm_backup_unlock_key_file"] = str(Path(unlock_key_file).resolve())
     with Progress(console, "backing up", active=not verbosity) as progress:
-        from swarmctl.ops.recovery import _quiet_refusals
-
         result = run_playbook("backup.yml", inv.path, verb="backup", extravars=extravars,
                               verbosity=verbosity, forks=len(inv.managers),
-                              on_event=_quiet_refusals(progress, (CHOOSE_TASK, AUTOLOCK_TASK)))
-    for task in (CHOOSE_TASK, AUTOLOCK_TASK):
-        refused = _failed(result, task)
-        if refused:
-            raise PreflightError(f"{refused} (nothing was changed)")
+                              on_event=quiet_refusals(progress))
+    refused = refusal(result, "backup_choice")
+    if refused:
+        raise PreflightError(f"{refused} (nothing was changed)")
     raise_for_failures(result, "backup")
-    recorded = [r for r in result.results(task=RECORD_TASK)]
+    recorded = events.published(result.events, "backup")
     if not recorded:
-        raise RunError(f"backup ran but recorded no archive; details in {result.run_dir}")
-    done = recorded[-1]["ansible_facts"]["swarm_backup_result"]
+        raise RunError(f"backup ran but published no archive; details in {result.run_dir}")
+    done = recorded[-1]["backup"]
     archive = check_archive(Path(done["archive"]))
     if archive.sha256 != done["sha256"] or archive.size != int(done["size"]):
         raise RunError(f"{archive.path}: differs from the archive the manager wrote; "
@@ -176,8 +173,9 @@ def backup(inv: Inventory, *, dest: Path, keep: int, host: str = "",
     if archive.meta.get("autolock"):
         notes.append("the swarm is autolocked: this archive is useless without the unlock "
                      "key; keep the key (not stored with the archive) to restore it")
+    down = done.get("docker_down_seconds")
     return Backup(archive, done["host"], list(done.get("pruned") or []),
-                  _task_window(result, STOP_TASK, START_TASK), result, notes)
+                  float(down) if down not in (None, "") else None, result, notes)
 
 
 def list_archives(directory: Path) -> list[Path]:

@@ -16,22 +16,13 @@ from typing import Any
 
 from rich.console import Console
 
+from swarmctl.ansible import events
 from swarmctl.ansible.progress import Progress
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import InputError, PreflightError, RunError
 from swarmctl.models.cluster import Node
 from swarmctl.models.inventory import Host, Inventory
-from swarmctl.ops.backup import Archive, check_archive
-
-PLAN_TASK = "Decide the recovery from what the managers hold."
-REFUSALS = (
-    "Ensure there is a swarm to recover.",
-    "Ensure this host has the address the backup was taken on.",
-    "Ensure the host does not run a swarm with quorum (a restore would replace it).",
-)
-READ_TASK = "Read each manager's swarm state."
-LAST_TASK = "Leave the old state, so that site.yml joins the host again."
-CLEANUP_TASK = "Ensure no host is listed twice (stale entries removed)."
+from swarmctl.ops.backup import Archive, check_archive, quiet_refusals, refusal
 
 
 @dataclass
@@ -52,31 +43,22 @@ class Recovered:
         return out
 
 
-def _finished(result: RunResult) -> bool:
-    """The run reached its last play (the stale managers') and nothing else failed."""
-    return any(ev.get("event_data", {}).get("task") == LAST_TASK for ev in result.events)
-
-
-def _refusal(result: RunResult) -> str | None:
-    for _host, task, msg in result.failures:
-        if task in REFUSALS:
-            return msg
-    return None
-
-
 def _plan(result: RunResult) -> dict[str, Any]:
-    found = result.results(task=PLAN_TASK)
-    return found[-1]["ansible_facts"]["swarm_recover_plan"] if found else {}
+    found = events.published(result.events, "recover_plan")
+    return found[-1]["plan"] if found else {}
 
 
 def _removed(result: RunResult) -> list[str]:
-    out = []
-    for ev in result.events:
-        data = ev.get("event_data", {})
-        if ev.get("event") == "runner_item_on_ok" and data.get("task") == CLEANUP_TASK:
-            item = data.get("res", {}).get("item", {})
-            out.append(f"{item.get('hostname', '')} ({item.get('id', '')})")
-    return out
+    found = events.published(result.events, "removed_entries")
+    return [f"{e.get('hostname', '')} ({e.get('id', '')})"
+            for e in (found[-1].get("entries") or [] if found else [])]
+
+
+def _only_lost(result: RunResult) -> bool:
+    """Whether every failure is a manager that did not answer (ignore_unreachable at
+    the first read): those are lost, the recovery itself went through."""
+    return all(r.outcome == "unreachable" for r in events.results(result.events)
+               if r.outcome in ("failed", "unreachable") and not r.ignored)
 
 
 def _nodes(result: RunResult) -> list[Node]:
@@ -85,24 +67,13 @@ def _nodes(result: RunResult) -> list[Node]:
     return nodes_from(result)
 
 
-def _quiet_refusals(handler, tasks=REFUSALS):
-    """The progress handler without the per-host failure line of a refusal: the
-    refusal itself is the error line."""
-    def on_event(event: dict[str, Any]) -> None:
-        data = event.get("event_data", {})
-        if event.get("event") == "runner_on_failed" and data.get("task") in tasks:
-            return
-        handler(event)
-    return on_event
-
-
 def _run(playbook: str, inv: Inventory, extravars: dict[str, Any], verbosity: int,
          console: Console, title: str) -> RunResult:
     with Progress(console, title, active=not verbosity) as progress:
         result = run_playbook(playbook, inv.path, verb=Path(playbook).stem,
                               extravars=extravars, verbosity=verbosity,
-                              forks=len(inv.hosts), on_event=_quiet_refusals(progress))
-    refused = _refusal(result)
+                              forks=len(inv.hosts), on_event=quiet_refusals(progress))
+    refused = refusal(result, "recover_plan")
     if refused:
         raise PreflightError(f"{refused} (nothing was changed)")
     return result
@@ -117,8 +88,7 @@ def recover(inv: Inventory, *, from_host: str = "", verbosity: int = 0,
                   "recovering")
     plan = _plan(result)
     # A lost manager is unreachable at the first read (ignore_unreachable): not a failure.
-    if not (plan and all(task == READ_TASK for _h, task, _m in result.failures)
-            and _finished(result)):
+    if not (plan and plan.get("lost") and _only_lost(result)):
         raise_for_failures(result, "recovery")
     notes = []
     if plan.get("lost"):

@@ -148,10 +148,10 @@ def subprocess_rc(manager: str, *cmd: str) -> int:
 
 
 def assert_refused_after_reading(cli, *says: str) -> None:
-    """Refused with exit 3 after the hosts were read: progress lines (plays) on stderr,
-    then one error line with the reason; no traceback, no per-host failure line."""
+    """Refused with exit 3 after the hosts were read: progress lines on stderr (plays,
+    hosts that did not answer), then one error line with the reason; no traceback."""
     assert cli.rc == 3, f"exit {cli.rc}, expected 3:\n{cli.output}"
-    assert "Traceback" not in cli.output and "✗" not in cli.stderr, cli.stderr
+    assert "Traceback" not in cli.output, cli.output
     errors = [ln for ln in cli.stderr.splitlines() if ln.startswith("error: ")]
     assert len(errors) == 1 and cli.stderr.rstrip().splitlines()[-1] == errors[0], cli.stderr
     for text in says:

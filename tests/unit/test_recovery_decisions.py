@@ -20,16 +20,16 @@ from swarmctl.ops.recovery import restore_target
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _filters(role: str, name: str):
-    path = REPO / "roles" / role / "filter_plugins" / f"{name}.py"
+def _filters(name: str):
+    path = REPO / "plugins" / "filter" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_{name}_filters", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-backup_f = _filters("swarm_backup", "swarm_backup")
-recover_f = _filters("swarm_recover", "swarm_recover")
+backup_f = _filters("swarm_backup")
+recover_f = _filters("swarm_recover")
 
 IDS = {"m1": "bv879fo455i6r07c58pfyx1ew", "m2": "znk2opdellg57hmc15oumeo84",
        "m3": "kllv9e3occ68102r2iocinmmq", "w1": "19jspde92oiyeo0pfw8c16cqs",
