@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from swarmctl.cli.options import InventoryArg, VerboseOpt
-from swarmctl.console import err, out
+from swarmctl.console import err, lit, out
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 UnlockKeyOpt = Annotated[Path | None, typer.Option(
@@ -56,17 +56,18 @@ def backup(
     meta = done.archive.meta
     down = f"Docker was stopped there for {done.docker_down_seconds:.0f}s; " \
         if done.docker_down_seconds is not None else ""
-    err.print(f"[dim]{done.host}: {down}its tasks stopped meanwhile (live-restore is off in "
-              "swarm mode) and swarm started them again[/]", soft_wrap=True)
+    err.print(f"[dim]{lit(done.host)}: {lit(down)}its tasks stopped meanwhile (live-restore "
+              "is off in swarm mode) and swarm started them again[/]", soft_wrap=True)
     for note in done.notes:
-        err.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        err.print(f"[yellow]note:[/] {lit(note)}", soft_wrap=True)
     for path in done.pruned:
-        err.print(f"[dim]removed {path} (--keep {keep})[/]", soft_wrap=True)
-    out.print(f"[green]✓[/] backup of swarm {meta['cluster_id'][:12]} from {done.host} "
-              f"(node {meta['node_id'][:12]}, {meta['node_addr']}, {len(meta['managers'])} "
-              f"managers, Docker {meta['engine_version']}): {done.archive.path} "
-              f"({done.archive.size / 1e6:.1f} MB, sha256 {done.archive.sha256[:16]}…). "
-              f"Run folder: {done.result.run_dir}", soft_wrap=True, highlight=False)
+        err.print(f"[dim]removed {lit(path)} (--keep {keep:d})[/]", soft_wrap=True)
+    out.print(f"[green]✓[/] backup of swarm {lit(meta['cluster_id'][:12])} from "
+              f"{lit(done.host)} (node {lit(meta['node_id'][:12])}, {lit(meta['node_addr'])}, "
+              f"{len(meta['managers'])} "
+              f"managers, Docker {lit(meta['engine_version'])}): {lit(done.archive.path)} "
+              f"({done.archive.size / 1e6:.1f} MB, sha256 {lit(done.archive.sha256[:16])}…). "
+              f"Run folder: {lit(done.result.run_dir)}", soft_wrap=True, highlight=False)
 
 
 
@@ -108,8 +109,9 @@ def recover(
             if plan.get("quorum_lost") else f"{plan.get('leader')} leads")
     rejoined = f"; {', '.join(plan['stale'])} left their old state and rejoined" \
         if plan.get("stale") and not plan.get("lost") else ""
-    out.print(f"[green]✓[/] recovered: {what}{rejoined} in {time.monotonic() - started:.1f}s. "
-              f"Run folder: {done.result.run_dir}", soft_wrap=True, highlight=False)
+    out.print(f"[green]✓[/] recovered: {lit(what)}{lit(rejoined)} in "
+              f"{time.monotonic() - started:.1f}s. "
+              f"Run folder: {lit(done.result.run_dir)}", soft_wrap=True, highlight=False)
 
 
 def restore(
@@ -147,9 +149,10 @@ def restore(
         return
     _print_recovered(done, report)
     meta = done.archive.meta if done.archive else {}
-    out.print(f"[green]✓[/] restored swarm {meta.get('cluster_id', '')[:12]} from the backup "
-              f"of {meta.get('date', '?')} on {done.plan.get('leader')}; {len(done.nodes)} "
-              f"nodes in {time.monotonic() - started:.1f}s. Run folder: {done.result.run_dir}",
+    out.print(f"[green]✓[/] restored swarm {lit(meta.get('cluster_id', '')[:12])} from the "
+              f"backup of {lit(meta.get('date', '?'))} on {lit(done.plan.get('leader'))}; "
+              f"{len(done.nodes)} "
+              f"nodes in {time.monotonic() - started:.1f}s. Run folder: {lit(done.result.run_dir)}",
               soft_wrap=True, highlight=False)
 
 
@@ -157,9 +160,9 @@ def _print_recovered(done, report) -> None:
     if done.nodes:
         report.print_nodes(out, done.nodes)
     for entry in done.removed:
-        err.print(f"[dim]removed the stale node entry {entry}[/]", soft_wrap=True)
+        err.print(f"[dim]removed the stale node entry {lit(entry)}[/]", soft_wrap=True)
     for note in done.notes:
-        err.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        err.print(f"[yellow]note:[/] {lit(note)}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
