@@ -7,7 +7,7 @@ LAB ?= demo
 DISTRO ?= bookworm
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo demo-down test lint sanity unit e2e molecule bench venv engine clean
+.PHONY: demo demo-down test lint sanity unit e2e drill molecule bench venv engine clean
 
 ## demo: venv + install + Docker engine + a lab of 3 managers and 2 workers, provisioned
 demo: venv engine
@@ -37,7 +37,11 @@ unit: venv
 	$(BIN)/pytest -ra tests/unit
 
 e2e: venv engine
-	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m e2e tests
+	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m "e2e and not drill" tests
+
+## drill: the disaster-recovery drill (backup, recover, restore on one lab; ~12 min)
+drill: venv engine
+	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m drill tests/e2e/test_recovery.py -x
 
 ## molecule: Molecule scenarios (MOLECULE_SCENARIOS, default: all) on MOLECULE_DISTRO nodes
 MOLECULE_DISTRO ?= $(DISTRO)

@@ -33,6 +33,11 @@ KINDS = {
     "question": "roles/swarm_upgrade (tasks/ask.yml: ask the operator, then wait)",
     "reset_state": "roles/swarm_reset (tasks/read.yml: the swarm state before the reset)",
     "purged": "roles/swarm_reset (tasks/purge.yml: Docker removed from a host)",
+    "backup_choice": "roles/swarm_backup (choose.yml: the manager to stop, or why none)",
+    "backup": "roles/swarm_backup (fetch.yml: the archive fetched and checked)",
+    "recover_plan": "roles/swarm_recover (main.yml: the recovery decided, or refused)",
+    "removed_entries": "roles/swarm_recover (cleanup.yml: stale node entries removed)",
+    "refused": "roles/swarm_backup (main.yml) and roles/swarm_recover (restore.yml): why",
 }
 
 # The collection's modules whose results the CLI reads.

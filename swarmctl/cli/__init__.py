@@ -52,13 +52,14 @@ def _register_subcommands() -> None:
     if _registered:
         return
     _registered.append(True)
-    from swarmctl.cli import cluster, images, nodes, workloads
+    from swarmctl.cli import cluster, images, nodes, recovery, workloads
     from swarmctl.cli.lab import app as lab_app
 
     cluster.register(app)
     workloads.register(app)
     images.register(app)
     nodes.register(app)
+    recovery.register(app)
     app.add_typer(lab_app, name="lab")
 
 
