@@ -13,8 +13,9 @@ leaves it behind, and then:
 - otherwise the run waits up to `--lock-wait` seconds, then refuses with one line that
   names the holder and since when (exit 5).
 
-A host that has no swarm yet has nothing to lock (the first build); a swarm that cannot
-store the config (no quorum) is not locked either, and the run says so.
+A host that has no swarm yet has nothing to lock (the first build); a manager that cannot
+be reached or used (SSH, sudo) is left to the run, which reports it in one line; a swarm
+that cannot store the config (no quorum) is not locked either, with a warning.
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ def _call(host, action: str, data: str) -> dict[str, Any]:
     from swarmctl.ops import remote
 
     proc = remote.run(host, ["python3", "-c", _SCRIPT, action, NAME, data], timeout=60)
-    if proc.returncode != 0:
-        return {"state": "error", "why": remote.error_text(proc)}
+    if proc.returncode != 0:  # SSH, sudo or Python: the run itself says what is wrong
+        return {"state": "unreachable", "why": remote.error_text(proc)}
     try:
         return json.loads(proc.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -192,8 +193,8 @@ def held(inv: Inventory, command: str, *, wait: float = 0, warn: Callable[[str],
         if state == "taken":
             taken = True
             break
-        if state == "noswarm":
-            break  # nothing to lock yet: the first build
+        if state in ("noswarm", "unreachable"):
+            break  # nothing to lock yet (the first build), or the run reports the host
         if state != "held" or not answer.get("holder"):
             warn(f"could not take the swarm's lock on {manager.name} "
                  f"({answer.get('why', 'no answer')}); running without it")
