@@ -58,7 +58,11 @@ def _register_subcommands() -> None:
 def main() -> None:
     _register_subcommands()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of
+        # exiting (status --check exits 10 or 11 that way).
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SwarmctlError as exc:
         err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
