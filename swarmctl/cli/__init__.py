@@ -46,12 +46,13 @@ def _root(
 
 def _register_subcommands() -> None:
     """One module per group of verbs; each adds its commands to the app."""
-    from swarmctl.cli import cluster, images, workloads
+    from swarmctl.cli import cluster, images, security, workloads
     from swarmctl.cli.lab import app as lab_app
 
     cluster.register(app)
     workloads.register(app)
     images.register(app)
+    security.register(app)
     app.add_typer(lab_app, name="lab")
 
 

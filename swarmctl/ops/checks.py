@@ -201,7 +201,8 @@ def evaluate(inv: Inventory, observations: dict[str, Observation],
         verdicts += _mtu(host.name, facts)
         verdicts += _clock(host.name, facts, ob.window)
         membership = cluster.membership(host.name, host.role, facts,
-                                        unlock_key=unlock_key_file(host), inventory=inv.path)
+                                        unlock_key=unlock_key_file(host, inv.path),
+                                        inventory=inv.path)
         verdicts += _ports(host.name, host.role, facts, membership.status != "fail")
         verdicts += _docker_api(host.name, facts)
         verdicts += _network(host.name, ob)
@@ -459,13 +460,15 @@ def _docker_api(name: str, facts: dict[str, Any]) -> list[Verdict]:
     return out
 
 
-def unlock_key_file(host) -> Path | None:
-    """The controller's unlock key file the inventory names for a host (swarm_unlock_key_file),
-    when it exists."""
+def unlock_key_file(host, inventory: Path) -> Path | None:
+    """The controller's unlock key file the inventory names for a host (swarm_unlock_key_file,
+    relative to the inventory's folder, as the swarm_security role reads it), when it exists."""
     value = host.vars.get("swarm_unlock_key_file")
     if not value:
         return None
     path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        path = Path(inventory).resolve().parent / path
     return path if path.is_file() else None
 
 

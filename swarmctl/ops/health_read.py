@@ -100,3 +100,13 @@ def read(inv: Inventory) -> tuple[Snapshot, float]:
             data.get("cluster_error") or data.get("docker_error") or got.error
             or f"swarm state {((data.get('swarm') or {}).get('state')) or 'unknown'}")
     return snap, time.monotonic() - started
+
+
+def read_cluster(inv: Inventory) -> tuple[dict | None, str]:
+    """The cluster read (nodes, services, tasks, the swarm) from the first manager that
+    gives it, and that manager's name; (None, '') when none does."""
+    for manager in inv.managers:
+        got = _read(manager, True)
+        if got.data and "cluster" in got.data:
+            return got.data["cluster"], manager.name
+    return None, ""
