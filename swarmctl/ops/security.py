@@ -19,7 +19,9 @@ from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import InputError, RunError
 from swarmctl.models.inventory import Inventory
 
-UNLOCK_TASK = "Ensure the swarm is unlocked on this manager (from the controller's key file)."
+# Its result says whether the manager was unlocked (the unlock task itself is no_log:
+# its result is censored, `changed` included).
+UNLOCK_RECORD = "Record the host's swarm state after the unlock."
 ROTATIONS = {"tokens": "tokens", "unlock-key": "unlock_key", "ca": "ca"}
 
 
@@ -47,10 +49,11 @@ def unlock_outcomes(inv: Inventory, events: list[dict[str, Any]]) -> list[HostOu
             found[host] = HostOutcome(host, "unreachable", _failure_message(data.get("res", {})))
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
             found[host] = HostOutcome(host, "failed", _failure_message(data.get("res", {})))
-        elif data.get("task") == UNLOCK_TASK:
-            if kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+        elif data.get("task") == UNLOCK_RECORD and kind == "runner_on_ok":
+            facts = (data.get("res") or {}).get("ansible_facts") or {}
+            if facts.get("swarm_security_unlocked") in (True, "True", "true"):
                 found[host] = HostOutcome(host, "unlocked", "from the key file")
-            elif kind == "runner_on_skipped":
+            else:
                 found[host] = HostOutcome(host, "not locked")
     return [found.get(h.name, HostOutcome(h.name, "failed", "no result"))
             for h in inv.managers]
