@@ -27,6 +27,7 @@ COLLECTION = "swarmctl.swarm"
 KINDS = {
     "checks_done": "playbooks/provision.yml (the gate play, before the gate waits)",
     "nodes": "roles/swarm_verify (the node list it waited on)",
+    "unlock": "roles/swarm_security (tasks/unlock.yml: whether it unlocked this manager)",
 }
 
 # The collection's modules whose results the CLI reads.

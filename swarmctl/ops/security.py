@@ -19,9 +19,6 @@ from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import InputError, RunError
 from swarmctl.models.inventory import Inventory
 
-# Its result says whether the manager was unlocked (the unlock task itself is no_log:
-# its result is censored, `changed` included).
-UNLOCK_RECORD = "Record the host's swarm state after the unlock."
 ROTATIONS = {"tokens": "tokens", "unlock-key": "unlock_key", "ca": "ca"}
 
 
@@ -36,25 +33,22 @@ class HostOutcome:
 
 
 def unlock_outcomes(inv: Inventory, events: list[dict[str, Any]]) -> list[HostOutcome]:
-    """One outcome per manager from the unlock play's events (pure)."""
-    from swarmctl.ansible.runner import _failure_message
+    """One outcome per manager from the unlock play's events (pure): what the role
+    published (kind `unlock`, per host), else the host's failure."""
+    from swarmctl.ansible import events as events_
 
     found: dict[str, HostOutcome] = {}
-    for ev in events:
-        kind, data = ev.get("event"), ev.get("event_data", {})
-        host = data.get("host")
-        if not host or (host in found and found[host].outcome in ("failed", "unreachable")):
+    for r in events_.results(events):
+        if r.host in found and found[r.host].outcome in ("failed", "unreachable"):
             continue
-        if kind == "runner_on_unreachable":
-            found[host] = HostOutcome(host, "unreachable", _failure_message(data.get("res", {})))
-        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            found[host] = HostOutcome(host, "failed", _failure_message(data.get("res", {})))
-        elif data.get("task") == UNLOCK_RECORD and kind == "runner_on_ok":
-            facts = (data.get("res") or {}).get("ansible_facts") or {}
-            if facts.get("swarm_security_unlocked") in (True, "True", "true"):
-                found[host] = HostOutcome(host, "unlocked", "from the key file")
-            else:
-                found[host] = HostOutcome(host, "not locked")
+        if r.outcome == "unreachable":
+            found[r.host] = HostOutcome(r.host, "unreachable", r.message)
+        elif r.outcome == "failed" and not r.ignored:
+            found[r.host] = HostOutcome(r.host, "failed", r.message)
+        elif r.outcome == "ok" and (r.published or {}).get("kind") == "unlock":
+            unlocked = r.published.get("unlocked") in (True, "True", "true")
+            found[r.host] = HostOutcome(r.host, "unlocked" if unlocked else "not locked",
+                                        "from the key file" if unlocked else "")
     return [found.get(h.name, HostOutcome(h.name, "failed", "no result"))
             for h in inv.managers]
 

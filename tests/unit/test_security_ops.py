@@ -15,7 +15,6 @@ from swarmctl.ops import health_read, security
 from tests.conftest import assert_refused, swarmctl
 
 DATA = Path(__file__).parent / "data" / "health"
-RECORD = security.UNLOCK_RECORD
 
 
 def _inv(tmp_path):
@@ -30,11 +29,16 @@ def _ev(kind, host, task, res=None):
     return {"event": kind, "event_data": {"host": host, "task": task, "res": res or {}}}
 
 
+def _published(host, unlocked):
+    data = {"swarmctl": {"kind": "unlock", "unlocked": unlocked}}
+    return _ev("runner_on_ok", host, "any name", {"ansible_stats": {"data": data}})
+
+
 def test_unlock_outcomes_one_per_manager(tmp_path):
     inv = _inv(tmp_path)
     events = [
-        _ev("runner_on_ok", "m1", RECORD, {"ansible_facts": {"swarm_security_unlocked": False}}),
-        _ev("runner_on_ok", "m2", RECORD, {"ansible_facts": {"swarm_security_unlocked": True}}),
+        _published("m1", False),
+        _published("m2", True),
         _ev("runner_on_failed", "m3", "Ensure the key unlocked the manager.",
             {"msg": "host m3: the key in /k does not unlock it (invalid key)"}),
     ]
@@ -72,8 +76,8 @@ def test_ca_progress_counts_nodes_on_the_new_root():
 def test_durations(text, seconds):
     assert health_read.duration_seconds(text, "x") == seconds
     spec = importlib.util.spec_from_file_location(
-        "swarm_security_filter", Path(__file__).resolve().parents[2] / "roles" /
-        "swarm_security" / "filter_plugins" / "swarm_security.py")
+        "swarm_security_filter", Path(__file__).resolve().parents[2] / "plugins" /
+        "filter" / "swarm_security.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.swarm_security_seconds(text) == seconds
