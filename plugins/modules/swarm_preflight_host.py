@@ -115,6 +115,9 @@ from ansible_collections.swarmctl.swarm.plugins.module_utils.docker_engine_host 
     engine_state,
     gather_facts,
 )
+from ansible_collections.swarmctl.swarm.plugins.module_utils.swarm_preflight_docker_tcp import (
+    docker_tcp_listeners,
+)
 from ansible_collections.swarmctl.swarm.plugins.module_utils.swarm_preflight_proc import (
     MAGIC,
     probed_ports,
@@ -457,6 +460,7 @@ def main():
                       "host_addresses": [a for i in ifaces for a in i["addresses"]
                                          if i["name"] != "lo"]},
         "ports": usage,
+        "docker_tcp": docker_tcp_listeners(),
         "swarm": swarm_state(docker_info, module.params["list_nodes"]),
         "listener": {"pid": 0, "start_time": "", "ports": []},
     }

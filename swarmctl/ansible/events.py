@@ -38,6 +38,7 @@ KINDS = {
     "recover_plan": "roles/swarm_recover (main.yml: the recovery decided, or refused)",
     "removed_entries": "roles/swarm_recover (cleanup.yml: stale node entries removed)",
     "refused": "roles/swarm_backup (main.yml) and roles/swarm_recover (restore.yml): why",
+    "unlock": "roles/swarm_security (tasks/unlock.yml: whether it unlocked this manager)",
 }
 
 # The collection's modules whose results the CLI reads.

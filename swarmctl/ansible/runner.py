@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -34,7 +36,7 @@ from typing import Any
 
 from swarmctl import paths
 from swarmctl.ansible import events as events_
-from swarmctl.errors import RunError
+from swarmctl.errors import InputError, RunError
 
 EventHandler = Callable[[dict[str, Any]], None]
 
@@ -187,9 +189,62 @@ def _scrub_command_artifact(run_dir: Path) -> None:
         path.write_text(json.dumps(data))
 
 
+# Run-folder retention: the newest KEEP_RUNS folders that are at most KEEP_DAYS old stay,
+# older ones are removed when a run starts. 0 switches a limit off.
+KEEP_RUNS = 50
+KEEP_DAYS = 30
+_STAMP = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-")
+
+
+def retention() -> tuple[int, float]:
+    """(runs, days) from SWARMCTL_KEEP_RUNS / SWARMCTL_KEEP_DAYS, else the defaults.
+    InputError for a value that is not a number >= 0."""
+    out = []
+    for var, default in (("SWARMCTL_KEEP_RUNS", KEEP_RUNS), ("SWARMCTL_KEEP_DAYS", KEEP_DAYS)):
+        raw = os.environ.get(var, "").strip()
+        try:
+            value = float(raw) if raw else float(default)
+        except ValueError:
+            value = -1
+        if value < 0 or (var == "SWARMCTL_KEEP_RUNS" and value != int(value)):
+            raise InputError(f"{var}={raw!r}: expected a whole number of "
+                             f"{'runs' if var.endswith('RUNS') else 'days'} >= 0 (0: no limit)")
+        out.append(value)
+    return int(out[0]), out[1]
+
+
+def prune_runs(runs_dir: Path, *, keep: int | None, days: float,
+               now: datetime | None = None) -> list[Path]:
+    """Remove run folders beyond the newest `keep` (None: no count limit) or older than
+    `days` (0: no age limit), by the time in their names; the removed paths. Anything
+    not named like a run folder stays."""
+    now = now or datetime.now(UTC)
+    runs = []
+    for entry in runs_dir.iterdir() if runs_dir.is_dir() else ():
+        match = _STAMP.match(entry.name)
+        if not match or not entry.is_dir():
+            continue
+        stamp = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+        runs.append((stamp, entry))
+    runs.sort(reverse=True)
+    removed = []
+    for i, (stamp, entry) in enumerate(runs):
+        too_many = keep is not None and i >= keep
+        too_old = days > 0 and (now - stamp).total_seconds() > days * 86400
+        if too_many or too_old:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 def new_run_dir(verb: str) -> Path:
+    """A fresh run folder; older ones beyond the retention are removed first (the new
+    one counts: KEEP_RUNS folders remain, this one included)."""
+    keep, days = retention()
+    runs_dir = paths.state_dir() / "runs"
+    prune_runs(runs_dir, keep=keep - 1 if keep else None, days=days)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    run_dir = paths.state_dir() / "runs" / f"{stamp}-{verb}"
+    run_dir = runs_dir / f"{stamp}-{verb}"
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 

@@ -52,7 +52,7 @@ def _register_subcommands() -> None:
     if _registered:
         return
     _registered.append(True)
-    from swarmctl.cli import cluster, images, nodes, recovery, workloads
+    from swarmctl.cli import cluster, images, nodes, recovery, security, workloads
     from swarmctl.cli.lab import app as lab_app
 
     cluster.register(app)
@@ -60,13 +60,18 @@ def _register_subcommands() -> None:
     images.register(app)
     nodes.register(app)
     recovery.register(app)
+    security.register(app)
     app.add_typer(lab_app, name="lab")
 
 
 def main() -> None:
     _register_subcommands()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of
+        # exiting (status --check exits 10 or 11 that way).
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SwarmctlError as exc:
         err.print(f"[red]error:[/] {lit(exc.message)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

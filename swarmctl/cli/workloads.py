@@ -79,13 +79,31 @@ def status(
     vault_password_file: VaultPasswordFileOpt = None,
     ask_vault_pass: AskVaultPassOpt = False,
     vault_id: VaultIdOpt = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Judge the swarm's health for monitoring: one line per finding, "
+        "exit 0 healthy, 10 warning, 11 critical.")] = False,
+    cert_days: Annotated[float, typer.Option(
+        "--cert-days", min=0, help="With --check: report node certificates that expire "
+        "within this many days.")] = 14,
 ) -> None:
-    """Show the swarm's nodes (like `docker node ls`) and services, read from a manager."""
+    """Show the swarm's nodes (like `docker node ls`) and services, read from a manager.
+
+    With --check, judge its health instead (for cron and monitoring): quorum lost or at
+    risk, an even manager count, nodes down, managers unreachable or locked, node
+    certificates expiring, engine version skew, services below their replicas or with
+    a paused or rolled-back update, a Docker API on TCP without TLS. One line per
+    finding, exit 0 when healthy, 10 for warnings, 11 for anything critical. It reads
+    each host once over SSH, in parallel, and writes no run folder.
+    """
+    inv = load_inventory(inventory, extra_vars, vault_password_file, ask_vault_pass, vault_id)
+    if check:
+        from swarmctl.cli import health
+
+        raise typer.Exit(health.check(inv, as_json=as_json, cert_days=cert_days))
     from swarmctl.cli import report
     from swarmctl.ops import services
 
-    state = services.status(load_inventory(inventory, extra_vars, vault_password_file,
-                                           ask_vault_pass, vault_id))
+    state = services.status(inv)
     if as_json:
         print(json.dumps(state.as_dict(), indent=2))
         return

@@ -38,7 +38,7 @@ Status = Literal["pass", "warn", "fail", "skip"]
 
 # The columns of the table, in order.
 CHECKS = ("ssh", "sudo", "os", "kernel", "address", "hostname", "mtu", "clock", "ports",
-          "network", "swarm")
+          "docker-api", "network", "swarm")
 CLUSTER = "(cluster)"
 
 SUPPORTED_OS = {"12": "bookworm", "13": "trixie"}
@@ -201,8 +201,11 @@ def evaluate(inv: Inventory, observations: dict[str, Observation],
                                                       str(facts.get("hostname", "")))])
         verdicts += _mtu(host.name, facts)
         verdicts += _clock(host.name, facts, ob.window)
-        membership = cluster.membership(host.name, host.role, facts)
+        membership = cluster.membership(host.name, host.role, facts,
+                                        unlock_key=unlock_key_file(host, inv.path),
+                                        inventory=inv.path)
         verdicts += _ports(host.name, host.role, facts, membership.status != "fail")
+        verdicts += _docker_api(host.name, facts)
         verdicts += _network(host.name, ob)
         verdicts.append(membership)
     verdicts += _quorum(inv)
@@ -430,6 +433,46 @@ def _ports(name: str, role: str, facts: dict[str, Any], in_this_swarm: bool) -> 
     return out
 
 
+def _docker_api(name: str, facts: dict[str, Any]) -> list[Verdict]:
+    """The Docker API served on TCP without TLS client verification: whoever reaches the
+    port controls the host and, on a manager, the swarm."""
+    if "docker_tcp" not in facts:
+        return []  # an older probe
+    out = []
+    for tcp in facts.get("docker_tcp") or []:
+        if tcp.get("tls") or not tcp.get("listening"):
+            continue
+        where = f"{tcp.get('address')}:{tcp.get('port')}"
+        fix = (f"remove {tcp.get('host')} from dockerd's hosts (-H or daemon.json), or enable "
+               "tlsverify with client certificates")
+        if tcp.get("loopback"):
+            out.append(Verdict(name, "docker-api", "warn",
+                               f"the Docker API listens on {where} without TLS (any local user "
+                               "controls Docker through it)", fix))
+        else:
+            out.append(Verdict(name, "docker-api", "fail",
+                               f"the Docker API listens on {where} without TLS: anyone who "
+                               "reaches that port controls the swarm", fix))
+    if not out:
+        tls = [t for t in facts.get("docker_tcp") or [] if t.get("tls") and t.get("listening")]
+        out.append(Verdict(name, "docker-api", "pass",
+                           f"TLS on {', '.join(str(t.get('port')) for t in tls)}" if tls
+                           else "no TCP socket"))
+    return out
+
+
+def unlock_key_file(host, inventory: Path) -> Path | None:
+    """The controller's unlock key file the inventory names for a host (swarm_unlock_key_file,
+    relative to the inventory's folder, as the swarm_security role reads it), when it exists."""
+    value = host.vars.get("swarm_unlock_key_file")
+    if not value:
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        path = Path(inventory).resolve().parent / path
+    return path if path.is_file() else None
+
+
 def _network(name: str, ob: Observation) -> list[Verdict]:
     if ob.reach_failed is not None:
         return [Verdict(name, "network", "warn", f"the port probes failed: {ob.reach_failed}",
@@ -464,7 +507,9 @@ class _Cluster:
     cluster_id: str = ""
     node_ids: tuple[str, ...] = ()
 
-    def membership(self, name: str, role: str, facts: dict[str, Any]) -> Verdict:
+    def membership(self, name: str, role: str, facts: dict[str, Any], *,
+                   unlock_key: Path | None = None, inventory: Path | str = "INVENTORY"
+                   ) -> Verdict:
         swarm = facts.get("swarm") or {}
         docker = swarm.get("docker")
         if docker == "absent":
@@ -477,8 +522,13 @@ class _Cluster:
         if state in ("", "inactive"):
             return Verdict(name, "swarm", "pass", "not in a swarm")
         if state == "locked":
+            if unlock_key is not None:
+                return Verdict(name, "swarm", "warn", "its swarm is locked (autolock)",
+                               f"provision unlocks it from {unlock_key} "
+                               "(swarm_unlock_key_file)")
             return Verdict(name, "swarm", "fail", "its swarm is locked (autolock)",
-                           "unlock it with `docker swarm unlock` and the unlock key")
+                           f"run `swarmctl unlock {inventory}` (set swarm_unlock_key_file "
+                           "to the file that holds the unlock key)")
         if state != "active":
             return Verdict(name, "swarm", "warn", f"swarm state is {state!r} "
                            f"({swarm.get('error') or 'half-joined?'})",

@@ -21,10 +21,11 @@ from swarmctl.models.inventory import Host, Inventory
 CONNECT_TIMEOUT = 10
 
 
-def ssh_argv(host: Host, command: Sequence[str], *, sudo: bool | None = None) -> list[str]:
+def ssh_argv(host: Host, command: Sequence[str], *, sudo: bool | None = None,
+             connect_timeout: int = CONNECT_TIMEOUT) -> list[str]:
     """The `ssh` command line that runs `command` on the host (with sudo when needed)."""
     v = host.vars
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
             "-p", str(host.port)]
     key = v.get("ansible_ssh_private_key_file") or v.get("ansible_private_key_file")
     if key:
@@ -44,10 +45,12 @@ def ssh_argv(host: Host, command: Sequence[str], *, sudo: bool | None = None) ->
 
 
 def run(host: Host, command: Sequence[str], *, stdin: IO[bytes] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess:
+        timeout: float = 120, connect_timeout: int = CONNECT_TIMEOUT
+        ) -> subprocess.CompletedProcess:
     """Run a command on a host; the CompletedProcess (text output), never raises on rc."""
     try:
-        return subprocess.run(ssh_argv(host, command), stdin=stdin, capture_output=True,
+        return subprocess.run(ssh_argv(host, command, connect_timeout=connect_timeout),
+                              stdin=stdin, capture_output=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess([], 255, b"", f"timed out after {timeout:.0f}s"

@@ -34,6 +34,8 @@ def modules():
                                              PLUGINS / "module_utils" / "advertise.py")
     engine = _load("docker_engine_host", PLUGINS / "module_utils" / "docker_engine_host.py")
     sys.modules[UTILS + "docker_engine_host"] = engine
+    sys.modules[UTILS + "swarm_preflight_docker_tcp"] = _load(
+        "swarm_preflight_docker_tcp", PLUGINS / "module_utils" / "swarm_preflight_docker_tcp.py")
     host = _load("swarm_preflight_host", PLUGINS / "modules" / "swarm_preflight_host.py")
     reach = _load("swarm_preflight_reach", PLUGINS / "modules" / "swarm_preflight_reach.py")
     return host, reach

@@ -1,0 +1,261 @@
+"""Security lifecycle and health on one lab of 3 managers + 1 worker (module-scoped):
+`status --check` findings and exit codes, autolock on / locked manager / unlocked by
+provision and by `swarmctl unlock` / off, and the rotations (tokens, unlock key, CA).
+The tests run in file order and each leaves the swarm healthy for the next."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import (
+    changed_counts,
+    lab_name,
+    node_exec,
+    node_ls,
+    provisioned_lab,
+    run_dir_from,
+    swarmctl,
+)
+
+pytestmark = pytest.mark.e2e
+
+NAME = f"security-{lab_name('sec')}"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    prov = provisioned_lab(NAME, 3, 1, "bookworm")
+    yield prov
+    if not os.environ.get("SWARMCTL_KEEP_LABS"):
+        from swarmctl.lab import lab as labmod
+
+        labmod.down(NAME)
+
+
+@pytest.fixture(scope="module")
+def secure(lab, tmp_path_factory):
+    """The lab's inventory with autolock on and a key file next to it (not yet there)."""
+    folder = tmp_path_factory.mktemp("secure")
+    data = yaml.safe_load(lab.inventory.read_text())
+    data["all"]["vars"].update({"swarm_autolock": True, "swarm_unlock_key_file": "unlock.key",
+                                "swarm_cert_expiry": "720h"})
+    path = folder / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _c(lab, suffix: str) -> str:
+    """The container of the lab node whose name ends with `suffix` (its name is its
+    hostname and inventory name too)."""
+    return next(n.container for n in lab.lab.nodes if n.name.endswith(suffix))
+
+
+def _n(lab, suffix: str) -> str:
+    return next(n.name for n in lab.lab.nodes if n.name.endswith(suffix))
+
+
+def _wait(predicate, what: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _state(container: str) -> str:
+    return node_exec(container, "docker", "info", "--format",
+                     "{{.Swarm.LocalNodeState}}", check=False).strip()
+
+
+def _node_status(lab, hostname: str) -> str:
+    return next((n["Status"] for n in node_ls(_c(lab, "m1")) if n["Hostname"] == hostname), "")
+
+
+def _restart_docker(container: str) -> None:
+    node_exec(container, "systemctl", "restart", "docker")
+    _wait(lambda: _state(container) in ("locked", "active"), f"{container}'s Docker")
+
+
+def _files_with(text: str, *roots: Path) -> list[Path]:
+    found = []
+    for root in roots:
+        for p in root.rglob("*"):
+            if p.is_file() and text.encode() in p.read_bytes():
+                found.append(p)
+    return found
+
+
+def _check(inventory: Path, *extra: str):
+    return swarmctl("status", "-i", str(inventory), "--check", *extra, timeout=120)
+
+
+# --------------------------------------------------------------------------- status --check
+
+
+def test_status_check_is_0_on_a_healthy_lab_and_writes_no_run_folder(lab, tmp_path):
+    home = {"SWARMCTL_HOME": str(tmp_path / "home")}  # its own: other runs share the default
+    cli = swarmctl("status", "-i", str(lab.inventory), "--check", env=home, timeout=120)
+    assert cli.rc == 0, cli.output
+    assert cli.stdout.startswith("OK: 4 nodes"), cli.stdout
+    js = swarmctl("status", "-i", str(lab.inventory), "--check", "--json", env=home,
+                  timeout=120)
+    assert js.rc == 0 and json.loads(js.stdout)["status"] == "ok"
+    assert not (tmp_path / "home" / "runs").exists()
+
+
+def test_a_service_that_cannot_run_is_critical(lab):
+    m1 = _c(lab, "m1")
+    node_exec(m1, "docker", "service", "create", "--detach", "--name", "nowhere",
+              "--replicas", "2", "--constraint", "node.labels.none==x", "busybox:latest")
+    try:
+        cli = _check(lab.inventory)
+        assert cli.rc == 11, cli.output
+        assert "CRITICAL nowhere: service: 0/2 tasks running: pending: no suitable node" \
+            in cli.stdout
+    finally:
+        node_exec(m1, "docker", "service", "rm", "nowhere")
+
+
+def test_a_stopped_worker_is_a_warning(lab):
+    w1, name = _c(lab, "w1"), _n(lab, "w1")
+    subprocess.run(["docker", "stop", w1], check=True, capture_output=True, timeout=120)
+    try:
+        _wait(lambda: _node_status(lab, name) == "Down", "the worker to be Down")
+        cli = _check(lab.inventory)
+        assert cli.rc == 10, cli.output
+        assert f"WARNING {name}: node: worker node is down" in cli.stdout
+    finally:
+        subprocess.run(["docker", "start", w1], check=True, capture_output=True, timeout=120)
+    _wait(lambda: _node_status(lab, name) == "Ready", "the worker to be Ready again", 180)
+
+
+# --------------------------------------------------------------------------- autolock
+
+
+def test_autolock_on_locked_manager_unlocked_by_provision(lab, secure):
+    key_file = secure.parent / "unlock.key"
+    first = swarmctl("provision", str(secure))
+    assert first.rc == 0, first.output
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip()
+    assert key.startswith("SWMKEY-")
+    assert node_exec(_c(lab, "m1"), "docker", "swarm", "unlock-key", "-q").strip() == key
+    again = swarmctl("provision", str(secure))
+    assert again.rc == 0, again.output
+    assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
+
+    m2 = _c(lab, "m2")
+    _restart_docker(m2)
+    assert _state(m2) == "locked"
+    check = _check(secure)
+    assert check.rc == 11, check.output
+    assert f"CRITICAL {_n(lab, 'm2')}: locked: the swarm is locked on this manager" \
+        in check.stdout
+    assert "swarmctl unlock" in check.stdout
+
+    unlocked = swarmctl("provision", str(secure), "-vvv")
+    assert unlocked.rc == 0, unlocked.output
+    assert _state(m2) == "active"
+    assert _check(secure).rc == 0
+    outputs = first.output + again.output + check.output + unlocked.output
+    assert key not in outputs
+    runs = [run_dir_from(c.output) for c in (first, again, unlocked)]
+    assert _files_with(key, *runs) == []
+
+
+def test_unlock_alone(lab, secure):
+    m3 = _c(lab, "m3")
+    _restart_docker(m3)
+    assert _state(m3) == "locked"
+    cli = swarmctl("unlock", str(secure))
+    assert cli.rc == 0, cli.output
+    assert f"{_n(lab, 'm3')}: unlocked" in cli.stdout
+    assert f"{_n(lab, 'm1')}: not locked" in cli.stdout
+    assert _state(m3) == "active"
+    key = (secure.parent / "unlock.key").read_text().strip()
+    assert key not in cli.output
+
+
+def test_rotate_unlock_key(lab, secure):
+    key_file = secure.parent / "unlock.key"
+    old = key_file.read_text().strip()
+    cli = swarmctl("rotate", str(secure), "unlock-key")
+    assert cli.rc == 0, cli.output
+    new = key_file.read_text().strip()
+    assert new != old and new.startswith("SWMKEY-")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not Path(f"{key_file}.previous").exists()
+    assert old not in cli.output and new not in cli.output
+    m2 = _c(lab, "m2")
+    _restart_docker(m2)
+    refused = subprocess.run(["docker", "exec", "-i", m2, "docker", "swarm", "unlock"],
+                             input=old + "\n", capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and _state(m2) == "locked"
+    ok = swarmctl("unlock", str(secure))
+    assert ok.rc == 0 and f"{_n(lab, 'm2')}: unlocked" in ok.stdout, ok.output
+
+
+def test_rotate_tokens_old_token_refused_new_host_joins(lab, secure):
+    m1, w1 = _c(lab, "m1"), _c(lab, "w1")
+    old = node_exec(m1, "docker", "swarm", "join-token", "-q", "worker").strip()
+    cli = swarmctl("rotate", str(secure), "tokens")
+    assert cli.rc == 0, cli.output
+    assert old not in cli.output
+    assert node_exec(m1, "docker", "swarm", "join-token", "-q", "worker").strip() != old
+    # The worker leaves; a join with the old token is refused; provision joins it again.
+    node_id = node_exec(w1, "docker", "info", "--format", "{{.Swarm.NodeID}}").strip()
+    node_exec(w1, "docker", "swarm", "leave", "--force")
+    _wait(lambda: _node_status(lab, _n(lab, "w1")) == "Down", "the worker to be Down")
+    node_exec(m1, "docker", "node", "rm", "--force", node_id)
+    addr = lab.lab.managers[0].address
+    refused = subprocess.run(["docker", "exec", w1, "docker", "swarm", "join", "--token", old,
+                              f"{addr}:2377"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0, refused.stdout
+    assert _state(w1) == "inactive"
+    again = swarmctl("provision", str(secure))
+    assert again.rc == 0, again.output
+    assert _node_status(lab, _n(lab, "w1")) == "Ready"
+
+
+def test_rotate_ca(lab, secure):
+    def issuers() -> dict[str, str]:
+        out = node_exec(_c(lab, "m1"), "docker", "node", "inspect", "--format",
+                        "{{.Description.Hostname}} {{json .Description.TLSInfo.CertIssuerPublicKey}}",
+                        *[n["ID"] for n in node_ls(_c(lab, "m1"))])
+        # []byte: json prints it as one base64 string (plain {{}} as a list of numbers)
+        return dict(line.split(" ", 1) for line in out.splitlines() if line.strip())
+
+    before = issuers()
+    cli = swarmctl("rotate", str(secure), "ca")
+    assert cli.rc == 0, cli.output
+    after = issuers()
+    assert set(after) == set(before)
+    assert all(after[h] != before[h] for h in after), (before, after)
+    assert len({*after.values()}) == 1
+    assert cli.stderr.count("certificate issued by the new root CA") == len(after)
+    assert all(n["Status"] == "Ready" for n in node_ls(_c(lab, "m1")))
+    assert _check(secure).rc == 0
+
+
+def test_autolock_off(lab, secure):
+    data = yaml.safe_load(secure.read_text())
+    data["all"]["vars"]["swarm_autolock"] = False
+    off = secure.with_name("off.yml")
+    off.write_text(yaml.safe_dump(data))
+    cli = swarmctl("provision", str(off))
+    assert cli.rc == 0, cli.output
+    m1 = _c(lab, "m1")
+    assert node_exec(m1, "docker", "info", "--format",
+                     "{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}").strip() == "false"
+    m2 = _c(lab, "m2")
+    _restart_docker(m2)
+    _wait(lambda: _state(m2) == "active", "m2 active after a restart without autolock")
