@@ -46,10 +46,11 @@ def _root(
 
 def _register_subcommands() -> None:
     """One module per group of verbs; each adds its commands to the app."""
-    from swarmctl.cli import cluster, images, workloads
+    from swarmctl.cli import cluster, images, plan, workloads
     from swarmctl.cli.lab import app as lab_app
 
     cluster.register(app)
+    plan.register(app)
     workloads.register(app)
     images.register(app)
     app.add_typer(lab_app, name="lab")

@@ -40,3 +40,24 @@ def print_services(console: Console, services: Iterable) -> None:
         table.add_row(s.name, s.mode, replicas, s.image, "\n".join(s.ports) or "-",
                       f"[{style}]{state}[/]" if style else (state or "-"))
     console.print(table)
+
+
+def print_plan(console: Console, the_plan) -> None:
+    """A plan (swarmctl.ops.plan.Plan): its actions in order, what is kept, the quorum."""
+    if the_plan.actions:
+        table = Table(title="Plan", title_justify="left")
+        for col in ("#", "ACTION", "HOST", "CHANGE", "WHY"):
+            table.add_column(col)
+        for i, a in enumerate(the_plan.actions, 1):
+            table.add_row(str(i), a.kind, a.target, a.detail, a.reason)
+        console.print(table)
+    for a in the_plan.kept:
+        console.print(f"  {a.target} ({a.detail}): {a.reason}", highlight=False)
+    for w in the_plan.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if not the_plan.refusals:
+        console.print(f"quorum: {the_plan.quorum_line}", highlight=False)
+        n = len(the_plan.actions)
+        console.print(f"{n} change{'s' if n != 1 else ''} planned" if n
+                      else "[green]✓[/] nothing to do: the swarm matches the inventory",
+                      highlight=False)

@@ -1,0 +1,54 @@
+"""The `plan` verb: what `provision` would change in the swarm's membership."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from swarmctl.cli.options import InventoryArg, PruneOpt
+from swarmctl.console import err, out
+
+# Exit code of a plan with changes (like `terraform plan -detailed-exitcode`).
+EXIT_CHANGES = 4
+
+
+def plan(
+    inventory: InventoryArg,
+    prune: PruneOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Show what `swarmctl provision` would change; changes nothing.
+
+    Reads every host and the swarm's node list in one parallel pass over SSH, then
+    lists the actions in the order they would run, each with its reason: install or
+    start Docker, create the swarm, join a host as manager or worker, promote or
+    demote a host that moved between swarm_managers and swarm_workers, node labels and
+    availability, remove a stale Down entry of a re-joined host and, with --prune,
+    remove a host that is no longer in the inventory (drain, wait for its tasks to run
+    elsewhere, demote, leave, node rm). Then the managers and the failures they
+    tolerate, before → after. An unsafe plan (quorum loss, e.g. removing 2 of 3
+    managers at once) is refused with the reason.
+
+    Exit 0: nothing to do; 4: there are changes; 2: bad input or a refused plan;
+    3: a host cannot be read, or the swarm has lost quorum.
+    """
+    from swarmctl.cli import report
+    from swarmctl.models import inventory as invmod
+    from swarmctl.ops import membership
+
+    inv = invmod.load(inventory)
+    for warning in inv.warnings():
+        err.print(f"[yellow]warning:[/] {warning}")
+    the_plan = membership.compute(inv, prune=prune)
+    if as_json:
+        print(json.dumps(membership.as_json(the_plan), indent=2))
+    else:
+        report.print_plan(out, the_plan)
+    membership.refuse(the_plan)
+    raise typer.Exit(EXIT_CHANGES if the_plan.changes else 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)
