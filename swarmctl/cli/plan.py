@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -43,11 +44,13 @@ def plan(
         err.print(f"[yellow]warning:[/] {warning}")
     the_plan = membership.compute(inv, prune=prune)
     if as_json:
-        print(json.dumps(membership.as_json(the_plan), indent=2))
+        print(json.dumps(membership.as_json(the_plan), indent=2, ensure_ascii=False))
     else:
-        report.print_plan(out, the_plan)
+        report.print_plan(out, the_plan, shown=inv.warnings())
     membership.refuse(the_plan)
-    raise typer.Exit(EXIT_CHANGES if the_plan.changes else 0)
+    # sys.exit, not typer.Exit: the app runs with standalone_mode=False, where click
+    # returns an Exit's code instead of exiting with it.
+    sys.exit(EXIT_CHANGES if the_plan.changes else 0)
 
 
 def register(app: typer.Typer) -> None:

@@ -42,8 +42,9 @@ def print_services(console: Console, services: Iterable) -> None:
     console.print(table)
 
 
-def print_plan(console: Console, the_plan) -> None:
-    """A plan (swarmctl.ops.plan.Plan): its actions in order, what is kept, the quorum."""
+def print_plan(console: Console, the_plan, shown: Iterable[str] = ()) -> None:
+    """A plan (swarmctl.ops.plan.Plan): its actions in order, what is kept, the quorum
+    (warnings in `shown` were printed already)."""
     if the_plan.actions:
         table = Table(title="Plan", title_justify="left")
         for col in ("#", "ACTION", "HOST", "CHANGE", "WHY"):
@@ -53,7 +54,7 @@ def print_plan(console: Console, the_plan) -> None:
         console.print(table)
     for a in the_plan.kept:
         console.print(f"  {a.target} ({a.detail}): {a.reason}", highlight=False)
-    for w in the_plan.warnings:
+    for w in (w for w in the_plan.warnings if w not in set(shown)):
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     if not the_plan.refusals:
         console.print(f"quorum: {the_plan.quorum_line}", highlight=False)

@@ -63,6 +63,9 @@ class Removal:
 class Refusal:
     message: str
     exit_code: int
+    # access: a host cannot be read; foreign: a host of another swarm (both are what the
+    # preflight checks report with their table); quorum; unsafe (the manager set).
+    kind: str = "unsafe"
 
 
 @dataclass
@@ -202,7 +205,7 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
             why = o.error if o else "not read"
             p.refusals.append(Refusal(
                 f"cannot read {host.name} over SSH ({why}); fix access first "
-                f"(`swarmctl check {inv.path}` says what is wrong)", 3))
+                f"(`swarmctl check {inv.path}` says what is wrong)", 3, "access"))
     if p.refusals:
         return p
 
@@ -218,12 +221,12 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
             "quorum lost: the managers answer but none is Leader"
             f"{' (' + obs.nodes_error + ')' if obs.nodes_error else ''}; nothing can change "
             "until the swarm has a leader again: bring the other managers back, or run "
-            f"`swarmctl recover {inv.path}`", 3))
+            f"`swarmctl recover {inv.path}`", 3, "quorum"))
         return p
     if managers_in_swarm and obs.nodes is None:
         p.refusals.append(Refusal(
             f"no manager could list the swarm's nodes ({obs.nodes_error or 'no answer'}); "
-            f"see `swarmctl status -i {inv.path}`", 3))
+            f"see `swarmctl status -i {inv.path}`", 3, "quorum"))
         return p
 
     clusters = sorted({seen[h.name].cluster_id for h in managers_in_swarm})
@@ -231,7 +234,7 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
         p.refusals.append(Refusal(
             f"the managers belong to different swarms ({', '.join(clusters)}); keep in "
             "swarm_managers only managers of one swarm, or make the others leave theirs "
-            "with `docker swarm leave --force`", 3))
+            "with `docker swarm leave --force`", 3, "foreign"))
         return p
     node_ids = {n.get("ID") for n in nodes}
     for host in inv.hosts if managers_in_swarm else ():
@@ -240,7 +243,7 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
             p.refusals.append(Refusal(
                 f"host {host.name} is already part of a different swarm (node "
                 f"{o.node_id}); if it should join this one, run `docker swarm leave "
-                "--force` on it first, else remove it from the inventory", 3))
+                "--force` on it first, else remove it from the inventory", 3, "foreign"))
     if p.refusals:
         return p
     if not managers_in_swarm and any_in_swarm:
@@ -345,7 +348,7 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
                     f"{name} is not in the inventory and {status}, but cannot be reached at "
                     f"{node_address(n)} to leave the swarm ({o.error}); restore SSH to it, "
                     "or stop it so that it shows Down (its entry is then removed), and run "
-                    "again", 3))
+                    "again", 3, "access"))
             steps = ("demote → drain → leave → node rm" if role == "manager"
                      else "drain → wait for its tasks to run elsewhere → leave → node rm")
             p.actions.append(Action("remove", name, steps, "not in the inventory", n["ID"]))
@@ -372,7 +375,7 @@ def _quorum_rules(p: Plan, nodes: list[dict[str, Any]], by_id: dict[str, dict[st
                 if joins_m or promotes else ""
             p.refusals.append(Refusal(
                 f"removing {_names(removed)} at once leaves {left} of {peak} managers"
-                f"{added}, more than the {peak} tolerate losing ({_tolerance(peak)}): remove "
+                f"{added}, and {peak} tolerate losing only {_tolerance(peak)}: remove "
                 "one at a time, or add managers first", 2))
             return
         # Step by step: the managers that remain must keep a reachable majority.
