@@ -22,18 +22,20 @@ def plan(
 ) -> None:
     """Show what `swarmctl provision` would change; changes nothing.
 
-    Reads every host and the swarm's node list in one parallel pass over SSH, then
-    lists the actions in the order they would run, each with its reason: install or
-    start Docker, create the swarm, join a host as manager or worker, promote or
-    demote a host that moved between swarm_managers and swarm_workers, node labels and
-    availability, remove a stale Down entry of a re-joined host and, with --prune,
-    remove a host that is no longer in the inventory (drain, wait for its tasks to run
-    elsewhere, demote, leave, node rm). Then the managers and the failures they
-    tolerate, before → after. An unsafe plan (quorum loss, e.g. removing 2 of 3
-    managers at once) is refused with the reason.
+    Reads every host and the swarm's node list in one parallel pass over
+    SSH, then lists the actions in the order they would run, each with its
+    reason: install or start Docker, create the swarm, join a host as
+    manager or worker, promote or demote a host that moved between
+    swarm_managers and swarm_workers, node labels and availability, remove
+    a stale Down entry of a re-joined host and, with --prune, remove a host
+    the inventory no longer lists (drain, wait for its tasks to run
+    elsewhere, demote, leave, node rm). Then the managers and the failures
+    they tolerate, before → after. An unsafe plan (e.g. removing 2 of 3
+    managers at once, or a swarm that lost quorum) is refused with the
+    reason.
 
-    Exit 0: nothing to do; 4: there are changes; 2: bad input or a refused plan;
-    3: a host cannot be read, or the swarm has lost quorum.
+    Exit 0: nothing to do; 4: there are changes; 2: bad input or a plan
+    refused as unsafe; 3: a host cannot be read, or quorum is lost.
     """
     from swarmctl.cli import report
     from swarmctl.models import inventory as invmod
