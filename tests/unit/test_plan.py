@@ -330,3 +330,14 @@ def test_every_action_kind_is_covered_and_ordered():
 def test_observation_round_trips_through_json(fixture):
     obs = recorded(fixture)
     assert Observation.from_dict(json.loads(json.dumps(obs.as_dict()))) == obs
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_plan_of_a_missing_inventory_is_bad_input(tmp_path):
+    from tests.unit.badinput import refused as cli_refused
+
+    cli_refused(tmp_path / "home", "plan", str(tmp_path / "nope.yml"), says=("nope.yml",))
+    cli_refused(tmp_path / "home", "plan", "--bogus", str(tmp_path / "nope.yml"),
+                says=("swarmctl plan", "No such option: --bogus"))
