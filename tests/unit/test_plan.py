@@ -341,3 +341,18 @@ def test_plan_of_a_missing_inventory_is_bad_input(tmp_path):
     cli_refused(tmp_path / "home", "plan", str(tmp_path / "nope.yml"), says=("nope.yml",))
     cli_refused(tmp_path / "home", "plan", "--bogus", str(tmp_path / "nope.yml"),
                 says=("swarmctl plan", "No such option: --bogus"))
+
+
+def test_a_host_to_prune_is_reached_with_the_connection_vars_all_hosts_share():
+    from swarmctl.ops.observe import outside_host
+
+    shared = {"ansible_user": "swarm", "ansible_become": True,
+              "ansible_ssh_private_key_file": "/k", "ansible_ssh_common_args": "-o X=1"}
+    the_inv = inv(m1={"vars": {**shared, "ansible_host": ADDR["m1"]}},
+                  m2={"vars": {**shared, "ansible_port": 2222}},
+                  m3={"vars": shared}, w1={"vars": shared},
+                  w2={"vars": {**shared, "ansible_user": "other"}})
+    host = outside_host(the_inv, "old-w3", "10.213.3.103")
+    assert (host.address, host.port, host.become) == ("10.213.3.103", 22, True)
+    assert host.user is None  # not the same on every host: not guessed
+    assert host.vars == {k: v for k, v in shared.items() if k != "ansible_user"}
