@@ -63,8 +63,9 @@ class Removal:
 class Refusal:
     message: str
     exit_code: int
-    # access: a host cannot be read; foreign: a host of another swarm (both are what the
-    # preflight checks report with their table); quorum; unsafe (the manager set).
+    # access: an inventory host cannot be read; foreign: a host of another swarm (both
+    # are what the preflight checks report with their table); quorum; unreachable: a
+    # host to prune cannot be reached; unsafe: the manager set.
     kind: str = "unsafe"
 
 
@@ -348,7 +349,7 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
                     f"{name} is not in the inventory and {status}, but cannot be reached at "
                     f"{node_address(n)} to leave the swarm ({o.error}); restore SSH to it, "
                     "or stop it so that it shows Down (its entry is then removed), and run "
-                    "again", 3, "access"))
+                    "again", 3, "unreachable"))
             steps = ("demote → drain → leave → node rm" if role == "manager"
                      else "drain → wait for its tasks to run elsewhere → leave → node rm")
             p.actions.append(Action("remove", name, steps, "not in the inventory", n["ID"]))

@@ -245,6 +245,8 @@ def test_ready_host_to_prune_that_cannot_be_reached_is_refused():
     p = plan(inv(workers=("w1",)), obs, prune=True)
     refused(p, 3, "plan-rec-w2 is not in the inventory and Ready, but cannot be reached at "
             "10.213.3.102", "stop it so that it shows Down")
+    # not one for the preflight checks, which do not see hosts outside the inventory
+    assert p.refusals[0].kind == "unreachable"
 
 
 def test_stale_down_entry_of_a_rejoined_host_is_removed_without_prune():
