@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryArg, PruneOpt
+from swarmctl.cli.options import (
+    AskVaultPassOpt,
+    ExtraVarsOpt,
+    InventoryArg,
+    MoreInventoriesOpt,
+    PruneOpt,
+    VaultIdOpt,
+    VaultPasswordFileOpt,
+    load_inventory,
+)
 from swarmctl.console import err, out
 
 # Exit code of a plan with changes (like `terraform plan -detailed-exitcode`).
@@ -19,6 +28,11 @@ def plan(
     inventory: InventoryArg,
     prune: PruneOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    more: MoreInventoriesOpt = None,
+    extra_vars: ExtraVarsOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    ask_vault_pass: AskVaultPassOpt = False,
+    vault_id: VaultIdOpt = None,
 ) -> None:
     """Show what `swarmctl provision` would change; changes nothing.
 
@@ -38,10 +52,10 @@ def plan(
     refused as unsafe; 3: a host cannot be read, or quorum is lost.
     """
     from swarmctl.cli import report
-    from swarmctl.models import inventory as invmod
     from swarmctl.ops import membership
 
-    inv = invmod.load(inventory)
+    inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
+                         ask_vault_pass, vault_id)
     for warning in inv.warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     the_plan = membership.compute(inv, prune=prune)
