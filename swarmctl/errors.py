@@ -5,6 +5,7 @@ Exit codes (documented in the README):
   1  a run failed on the hosts (Ansible failed, a deploy did not converge)
   2  bad input: inventory, spec or command line; nothing was touched
   3  preflight checks failed, or the manager deploy uses cannot deploy; nothing was changed
+  4  `swarmctl plan` only: there are changes to apply
   5  another swarmctl run holds the swarm's lock; nothing was changed
 """
 

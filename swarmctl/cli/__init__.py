@@ -52,10 +52,11 @@ def _register_subcommands() -> None:
     if _registered:
         return
     _registered.append(True)
-    from swarmctl.cli import cluster, images, nodes, recovery, security, workloads
+    from swarmctl.cli import cluster, images, nodes, plan, recovery, security, workloads
     from swarmctl.cli.lab import app as lab_app
 
     cluster.register(app)
+    plan.register(app)
     workloads.register(app)
     images.register(app)
     nodes.register(app)

@@ -14,6 +14,7 @@ from swarmctl.cli.options import (
     LimitOpt,
     LockWaitOpt,
     MoreInventoriesOpt,
+    PruneOpt,
     VaultIdOpt,
     VaultPasswordFileOpt,
     VerboseOpt,
@@ -35,16 +36,22 @@ def provision(
     vault_id: VaultIdOpt = None,
     limit: LimitOpt = None,
     lock_wait: LockWaitOpt = 0,
+    prune: PruneOpt = False,
 ) -> None:
     """Install Docker on every host and make them one swarm (idempotent).
 
-    Initialises the swarm on the first manager, joins the other managers one at a
-    time and the workers in parallel, applies node labels and availability, then
-    verifies the cluster and prints it. A second run changes nothing. One run at a
-    time per swarm: another run's lock makes it wait (--lock-wait) or refuse (exit 5).
+    Prints the plan first (see `swarmctl plan`) and stops when it is unsafe.
+    Initialises the swarm on the first manager, joins the other managers one
+    at a time and the workers in parallel, promotes or demotes hosts that
+    moved between the groups (one at a time), applies node labels and
+    availability, then verifies the cluster and prints it. With --prune,
+    then removes the hosts the inventory no longer lists. A second run
+    changes nothing. One run at a time per swarm: another run's lock makes
+    it wait (--lock-wait) or refuse (exit 5).
     """
     from swarmctl.cli import report
-    from swarmctl.ops import lock
+    from swarmctl.errors import InputError
+    from swarmctl.ops import lock, membership
     from swarmctl.ops import provision as cluster
 
     inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
@@ -55,16 +62,39 @@ def provision(
     started = time.monotonic()
     limited = cluster.Limited.of(inv, selected) if selected is not None and \
         len(selected) < len(inv.hosts) else None
+    if limited is not None and prune:
+        raise InputError("--prune works on the whole inventory: run it without --limit")
+    the_plan = None
+    if limited is None:  # the plan covers every host: not shown for a part of them
+        the_plan = membership.compute(inv, prune=prune)
+        # A host that cannot be read, or is in another swarm, is what the preflight
+        # checks report, with their table: leave it to them.
+        to_checks = not skip_checks and the_plan.refusals and \
+            the_plan.refusals[0].kind in ("access", "foreign")
+        if not to_checks:
+            report.print_plan(out, the_plan, shown=inv.warnings())
+            membership.refuse(the_plan)
+    removed = None
     with lock.held(inv, "provision", wait=lock_wait, warn=warn):
         result = cluster.provision(inv, verbosity=verbose, console=err,
                                    checks=not skip_checks, report_console=out,
                                    limit=limited)
+        if prune and the_plan is not None and the_plan.removals:
+            removed = membership.remove(inv, the_plan, verbosity=verbose, console=err)
+    changed = result.total_changed + (removed.total_changed if removed else 0)
     nodes = cluster.nodes_from(result)
+    if removed is not None:
+        gone = {r.node_id for r in the_plan.removals}
+        nodes = [n for n in nodes if n.id not in gone]
     report.print_nodes(out, nodes)
     out.print(
         f"[green]✓[/] swarm of {len(nodes)} nodes converged in {time.monotonic() - started:.1f}s "
-        f"({result.total_changed:d} changes). Run folder: {lit(result.run_dir)}", soft_wrap=True
+        f"({changed:d} changes). Run folder: {lit(str(result.run_dir))}", soft_wrap=True
     )
+    if removed is not None:
+        names = ", ".join(r.hostname for r in the_plan.removals)
+        out.print(f"Nodes removed: {lit(names)}; removal run folder: "
+                  f"{lit(str(removed.run_dir))}", highlight=False)
 
 
 def check(

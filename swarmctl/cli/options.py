@@ -67,6 +67,10 @@ VaultIdOpt = Annotated[
         help="An Ansible Vault identity, as ansible-playbook takes it (repeatable).")
 ]
 
+PruneOpt = Annotated[
+    bool, typer.Option("--prune", help="Also remove the nodes the inventory no longer lists "
+                       "(drained, demoted, made to leave, removed from the node list).")
+]
 LimitOpt = Annotated[
     str | None, typer.Option(
         "--limit", "-l", show_default=False, metavar="PATTERN",

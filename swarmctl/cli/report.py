@@ -54,3 +54,25 @@ def services_table(services: Iterable) -> Table:
 
 def print_services(console: Console, services: Iterable) -> None:
     console.print(services_table(services))
+
+
+def print_plan(console: Console, the_plan, shown: Iterable[str] = ()) -> None:
+    """A plan (swarmctl.ops.plan.Plan): its actions in order, what is kept, the quorum
+    (warnings in `shown` were printed already)."""
+    if the_plan.actions:
+        table = Table(title="Plan", title_justify="left")
+        for col in ("#", "ACTION", "HOST", "CHANGE", "WHY"):
+            table.add_column(col)
+        for i, a in enumerate(the_plan.actions, 1):
+            table.add_row(lit(str(i)), lit(a.kind), lit(a.target), lit(a.detail), lit(a.reason))
+        console.print(table)
+    for a in the_plan.kept:
+        console.print(f"  {lit(a.target)} ({lit(a.detail)}): {lit(a.reason)}", highlight=False)
+    for w in (w for w in the_plan.warnings if w not in set(shown)):
+        console.print(f"[yellow]warning:[/] {lit(w)}", highlight=False)
+    if not the_plan.refusals:
+        console.print(f"quorum: {lit(the_plan.quorum_line)}", highlight=False)
+        n = len(the_plan.actions)
+        console.print(f"{n:d} change{lit('s' if n != 1 else '')} planned" if n
+                      else "[green]✓[/] nothing to do: the swarm matches the inventory",
+                      highlight=False)

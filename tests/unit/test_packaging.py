@@ -52,7 +52,7 @@ def test_installed_wheel_resolves_the_collection_outside_a_checkout(tmp_path):
     assert playbook.is_relative_to(target) and root.is_relative_to(target)
     inventory = tmp_path / "hosts.ini"
     inventory.write_text("[swarm_managers]\nm1 ansible_host=127.0.0.2\n[swarm_workers]\n")
-    for name in ("site.yml", "provision.yml", "services.yml", "check.yml"):
+    for name in ("site.yml", "provision.yml", "services.yml", "check.yml", "remove-node.yml"):
         proc = subprocess.run(
             [str(BIN / "ansible-playbook"), "-i", str(inventory), "--syntax-check",
              str(playbook.parent / name)], cwd=tmp_path, capture_output=True, text=True,
