@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench import upgrade as bench_upgrade
 from bench.load import Load
 from tests.conftest import (
     REPO,
@@ -39,13 +40,8 @@ pytestmark = pytest.mark.e2e
 LAB = lab_name("upg")
 OLD = "1.6.20~ds1-1+deb12u2"
 NEW = "1.6.20~ds1-1+deb12u3"
-SPEC = {"services": [{
-    "name": "my-web", "image": "my-web:v1", "replicas": 2,
-    "publish": [{"published": 8080, "target": 80, "mode": "host"}],
-    "max_replicas_per_node": 1,
-    "update_config": {"parallelism": 1, "delay": "1s", "monitor": "5s",
-                      "failure_action": "rollback"},
-}]}
+# the service the upgrade benchmark runs under load, the same here
+SPEC = bench_upgrade.SPEC
 BROKEN = "/etc/systemd/system/docker.service.d/zz-broken-by-test.conf"
 
 
