@@ -99,7 +99,7 @@ def docker_tcp_listeners():
             if not host.startswith("tcp://"):
                 continue
             hostport = host[len("tcp://"):].split("/", 1)[0]
-            addr, _, port = hostport.rpartition(":")
+            addr, _sep, port = hostport.rpartition(":")
             if not addr:
                 addr, port = hostport, ""
             port = int(port) if port.isdigit() else (2376 if tlsverify else 2375)
