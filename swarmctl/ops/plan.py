@@ -13,7 +13,7 @@ Refusals (one line each, why and what to do; nothing is offered to force them):
 - the managers answer but none is Leader: quorum lost (exit 3, `swarmctl recover`);
 - a host is a member of a different swarm (exit 3);
 - the hosts are in a swarm but no host of swarm_managers is one of its managers
-  (a run would create a second swarm; exit 2);
+  (a run would create a second swarm; exit 3, left to the preflight checks' table);
 - more managers removed (demoted or pruned) in one run than the largest manager set of
   the run tolerates to lose, e.g. 2 of 3 (exit 2);
 - a removal step would leave the managers without a reachable majority (exit 2);
@@ -252,7 +252,8 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
         p.refusals.append(Refusal(
             f"{held} {'is' if len(any_in_swarm) == 1 else 'are'} in a swarm but no host "
             "of swarm_managers is one of its managers: a run would create a second swarm; "
-            "keep at least one current manager in swarm_managers", 2))
+            "keep at least one current manager in swarm_managers, or run `docker swarm "
+            "leave --force` on the hosts that should join a new swarm", 3, "foreign"))
         return p
 
     by_id = {n["ID"]: n for n in nodes}
