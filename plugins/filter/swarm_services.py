@@ -2,7 +2,20 @@
 
 Only options that are set are returned, so that the module (and old Docker SDKs such as
 Debian bookworm's python3-docker 5.0.3) sees no option the user did not ask for.
+
+A service with `autoscale` carries its policy as a label that the autoscaler reads; its
+replica count belongs to the autoscaler once the service exists (the spec's `replicas`
+is the starting point), so a deploy keeps the live count within min..max and keeps the
+autoscaler's record of its last scaling.
 """
+
+import json
+import re
+
+AUTOSCALE_LABEL = "io.swarmctl.autoscale"
+AUTOSCALE_LAST_LABEL = "io.swarmctl.autoscale.last"
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def _env_value(value):
@@ -30,17 +43,71 @@ def _drop_none(mapping):
     return {k: v for k, v in (mapping or {}).items() if v is not None}
 
 
-def swarm_services_module_args(svc, default_failure_action="rollback"):
-    """The docker_swarm_service options for one declared service."""
+def seconds(value):
+    """A Go duration (10s, 1m30s) or a number of seconds, as seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{value!r} is not a duration")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def _percent(value):
+    if value is None:
+        return None
+    return float(str(value).strip().rstrip("%"))
+
+
+def autoscale_policy(auto):
+    """The policy label's value: canonical JSON, so that an unchanged policy is an
+    unchanged label."""
+    def window(key, default):
+        given = auto.get(key) or {}
+        return {"window": seconds(given.get("window", default)),
+                "step": None if given.get("step") is None else int(given["step"])}
+    policy = {"min": int(auto["min"]), "max": int(auto["max"]),
+              "cpu": _percent(auto.get("cpu")), "memory": _percent(auto.get("memory")),
+              "scale_up": window("scale_up", 0), "scale_down": window("scale_down", "5m"),
+              "cooldown": seconds(auto.get("cooldown", "30s"))}
+    return json.dumps(policy, sort_keys=True, separators=(",", ":"))
+
+
+def _replicas(svc, live):
+    """The replica count to declare: the spec's, or for an autoscaled service the live
+    count (the autoscaler's) kept within min..max; the spec's count or min at creation."""
+    replicas = svc.get("replicas")
+    auto = svc.get("autoscale")
+    if not auto:
+        return 1 if replicas is None else int(replicas)
+    low, high = int(auto["min"]), int(auto["max"])
+    if live and live.get("replicas") is not None:
+        replicas = live["replicas"]
+    elif replicas is None:
+        replicas = low
+    return max(low, min(high, int(replicas)))
+
+
+def swarm_services_module_args(svc, default_failure_action="rollback", live=None):
+    """The docker_swarm_service options for one declared service; `live` is the
+    service's entry in swarm_services_converge's snapshot (None when it does not exist)."""
     mode = svc.get("mode") or "replicated"
     args = {"name": svc["name"], "image": svc["image"], "mode": mode}
     if mode == "replicated":
-        replicas = svc.get("replicas")
-        args["replicas"] = 1 if replicas is None else int(replicas)
+        args["replicas"] = _replicas(svc, live)
     for key in ("command", "args", "labels", "container_labels", "endpoint_mode", "user",
                 "working_dir", "hostname", "stop_grace_period", "stop_signal"):
         if svc.get(key) not in (None, {}, []):
             args[key] = svc[key]
+    if svc.get("autoscale"):
+        labels = dict(svc.get("labels") or {})
+        labels[AUTOSCALE_LABEL] = autoscale_policy(svc["autoscale"])
+        if live and live.get("autoscale_last"):
+            labels[AUTOSCALE_LAST_LABEL] = live["autoscale_last"]
+        args["labels"] = labels
+    elif live and live.get("autoscaled"):
+        args["labels"] = dict(svc.get("labels") or {})  # the policy was dropped: remove it
     if svc.get("env"):
         args["env"] = {str(k): _env_value(v) for k, v in svc["env"].items()}
     if svc.get("publish"):
@@ -86,9 +153,16 @@ def swarm_services_managed(items):
     return [i for i in items or [] if not i.get("external")]
 
 
+def swarm_services_autoscaled(services):
+    """The names of the declared services with an autoscale policy."""
+    return [s["name"] for s in services or [] if s.get("autoscale")]
+
+
 class FilterModule:
     def filters(self):
         return {
             "swarm_services_module_args": swarm_services_module_args,
             "swarm_services_managed": swarm_services_managed,
+            "swarm_services_autoscaled": swarm_services_autoscaled,
+            "swarm_services_seconds": seconds,
         }

@@ -76,7 +76,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 snapshot:
-  description: Per service, the update status start time (or empty) and the spec version.
+  description: Per live service, the update status start time (or empty), its replica
+    count (null for a global service), whether it carries an autoscale policy label and
+    the autoscaler's record of its last scaling (or null).
   returned: always
   type: dict
 ipvs:
@@ -334,6 +336,23 @@ def _no_answer(exc):
             "(systemctl start docker) or run `swarmctl provision` first")
 
 
+AUTOSCALE_LABEL = "io.swarmctl.autoscale"
+AUTOSCALE_LAST_LABEL = "io.swarmctl.autoscale.last"
+
+
+def snapshot_entry(svc):
+    """What a deploy needs to know of a live service: its update's start (to tell this
+    run's update from an old one), and for autoscaling its replica count, whether it
+    carries a policy and the controller's record of its last scaling (kept by deploy)."""
+    spec = svc.get("Spec") or {}
+    labels = spec.get("Labels") or {}
+    replicated = (spec.get("Mode") or {}).get("Replicated")
+    return dict(started=(svc.get("UpdateStatus") or {}).get("StartedAt", ""),
+                replicas=replicated.get("Replicas", 0) if replicated is not None else None,
+                autoscaled=AUTOSCALE_LABEL in labels,
+                autoscale_last=labels.get(AUTOSCALE_LAST_LABEL))
+
+
 def manager_problem(api):
     """Why this host cannot deploy (one line with the fix), or None."""
     try:
@@ -408,7 +427,7 @@ def main():
         for name in all_names():
             svc = obs.service(name)
             if svc is not None:
-                snap[name] = dict(started=(svc.get("UpdateStatus") or {}).get("StartedAt", ""))
+                snap[name] = snapshot_entry(svc)
         ipvs, ipsec = _ipvs(), _ipsec()
         warnings = kernel_warnings(platform.node(), ipvs, ipsec, p["ingress_ports"],
                                    p["encrypted_networks"])

@@ -53,7 +53,46 @@ def services_table(services: Iterable) -> Table:
 
 
 def print_services(console: Console, services: Iterable) -> None:
+    services = list(services)
     console.print(services_table(services))
+    scaled = [s for s in services if getattr(s, "autoscale", None)]
+    if scaled:
+        console.print(autoscale_table(scaled))
+
+
+def _ago(when: float | None, now: float) -> str:
+    if not when:
+        return "-"
+    seconds = max(0, now - when)
+    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
+
+
+def autoscale_table(services: Iterable, now: float | None = None) -> Table:
+    """Per autoscaled service: replicas within min..max, the metric now against its
+    target (the controller's latest round), and the last scaling with its reason."""
+    import time
+
+    now = time.time() if now is None else now
+    table = Table(title="Autoscaling", title_justify="left")
+    for col in ("SERVICE", "REPLICAS", "MIN..MAX", "NOW / TARGET", "LAST SCALING"):
+        table.add_column(col, overflow="fold")
+    for s in services:
+        view = s.autoscale
+        if view.get("error"):
+            table.add_row(lit(s.name), "-", "-", _markup(view["error"], "red"), "-")
+            continue
+        metrics = view.get("metrics") or {}
+        lines = [f"{m} {metrics[m]:.0f}% / {t:.0f}%" if m in metrics else f"{m} ? / {t:.0f}%"
+                 for m, t in view["targets"].items()]
+        lines.append(f"({_ago(view['observed_at'], now)})" if view.get("observed_at")
+                     else "(no round of the controller seen yet)")
+        last = view.get("last")
+        last_text = (f"{last['from']} → {last['to']}, {_ago(last['time'], now)}: "
+                     f"{last.get('reason', '')}" if last else "none yet")
+        table.add_row(lit(s.name), lit(str(view.get("replicas"))),
+                      lit(f"{view['min']}..{view['max']}"), "\n".join(lit(x) for x in lines),
+                      lit(last_text))
+    return table
 
 
 def print_plan(console: Console, the_plan, shown: Iterable[str] = ()) -> None:

@@ -95,7 +95,7 @@ def ensure_image(distro: str, progress: Progress = _quiet) -> str:
     with _lock(f"image-{distro}"):
         if image_exists(tag):  # built by a concurrent `lab up` meanwhile
             return tag
-        base = _base_image(distro, progress)
+        base = base_image(distro, progress)
         _build(tag, base, distro, progress)
         _remove_stale(distro, keep=tag)
     return tag
@@ -123,7 +123,7 @@ def _lock(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _base_image(distro: str, progress: Progress) -> str:
+def base_image(distro: str, progress: Progress) -> str:
     """`debian:<distro>` if present or pullable, else a debootstrapped local base."""
     official = f"debian:{distro}"
     if image_exists(official):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from swarmctl.autoscaler import policy as autoscale_policy
+
 
 @dataclass(frozen=True)
 class Node:
@@ -73,9 +75,11 @@ class ServiceStatus:
     ports: list[str] = field(default_factory=list)
     update_state: str = ""
     update_message: str = ""
+    autoscale: dict[str, Any] | None = None  # swarmctl.ops.autoscale.service_view
 
     @classmethod
-    def from_api(cls, raw: dict[str, Any], counts: tuple[int, int]) -> ServiceStatus:
+    def from_api(cls, raw: dict[str, Any], counts: tuple[int, int],
+                 observed: dict[str, dict[str, Any]] | None = None) -> ServiceStatus:
         spec = raw.get("Spec", {})
         mode = next(iter(spec.get("Mode", {}) or {"Replicated": {}}), "Replicated")
         mode = {"Replicated": "replicated", "Global": "global",
@@ -94,6 +98,9 @@ class ServiceStatus:
             running=counts[0], desired=counts[1],
             image=image.split("@", 1)[0], ports=ports,
             update_state=update.get("State", ""), update_message=update.get("Message", ""),
+            autoscale=service_view(spec.get("Labels") or {},
+                                   (spec.get("Mode", {}).get("Replicated") or {}).get("Replicas"),
+                                   (observed or {}).get(spec.get("Name", ""))),
         )
 
 
@@ -103,6 +110,28 @@ class ServiceStatus:
         return cls(name=row["name"], mode=row.get("mode", ""), running=row["running"],
                    desired=row["desired"], image=row["image"],
                    update_state=row.get("update_state", ""))
+
+
+def service_view(spec_labels: dict[str, str], replicas: int | None,
+                 observed: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `status` shows of an autoscaled service: current/min/max, the metric now
+    against its target (from the controller's latest round), the last scaling."""
+    text = spec_labels.get(autoscale_policy.POLICY_LABEL)
+    if not text:
+        return None
+    try:
+        pol = autoscale_policy.Policy.from_label(text)
+    except (ValueError, KeyError):
+        return {"error": "unreadable policy label"}
+    view: dict[str, Any] = {"replicas": replicas, "min": pol.min, "max": pol.max,
+                            "targets": pol.targets(), "metrics": {}, "observed_at": None,
+                            "reason": None, "last": autoscale_policy.parse_last(
+                                spec_labels.get(autoscale_policy.LAST_LABEL))}
+    if observed:
+        view["metrics"] = observed.get("metrics") or {}
+        view["reason"] = observed.get("reason")
+        view["observed_at"] = observed.get("time")
+    return view
 
 
 @dataclass

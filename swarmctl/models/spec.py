@@ -192,6 +192,62 @@ class RollbackConfig(_Strict):
     _durations = field_validator("delay", "monitor")(classmethod(lambda cls, v: _duration(v)))
 
 
+def _percent(value: Any) -> float | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    number = text[:-1] if text.endswith("%") else text
+    try:
+        out = float(number)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a percentage; write e.g. 70% or 70") from None
+    if not 0 < out <= 10_000:
+        raise ValueError(f"{value!r} is out of range; write a percentage above 0, e.g. 70%")
+    return out
+
+
+class ScaleWindow(_Strict):
+    """How fast one direction may go: a stabilisation window and a step limit."""
+
+    window: Duration | None = None
+    step: int | None = Field(None, ge=1, le=MAX_COUNT)
+
+    _durations = field_validator("window")(classmethod(lambda cls, v: _duration(v)))
+
+
+class Autoscale(_Strict):
+    """Replicas follow the load, as Kubernetes' HPA: targets are the tasks' average use
+    as a percentage of their reservation (resources.reservations)."""
+
+    min: int = Field(ge=1, le=MAX_COUNT)
+    max: int = Field(ge=1, le=MAX_COUNT)
+    cpu: float | str | None = None
+    memory: float | str | None = None
+    scale_up: ScaleWindow | None = None
+    scale_down: ScaleWindow | None = None
+    cooldown: Duration | None = None
+
+    _percents = field_validator("cpu", "memory")(classmethod(lambda cls, v: _percent(v)))
+    _durations = field_validator("cooldown")(classmethod(lambda cls, v: _duration(v)))
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscale:
+        if self.max < self.min:
+            raise ValueError(f"max {self.max} is below min {self.min}; set max >= min")
+        if self.cpu is None and self.memory is None:
+            raise ValueError("no target; set cpu (e.g. cpu: 70%) or memory (e.g. memory: 80%)")
+        return self
+
+
+class Autoscaler(_Strict):
+    """The autoscaler itself: how often it looks, and its image when you bring one."""
+
+    interval: Duration = "15s"
+    image: str | None = Field(None, min_length=1)
+
+    _durations = field_validator("interval")(classmethod(lambda cls, v: _duration(v)))
+
+
 class Service(_Strict):
     """A swarm service, converged with community.docker.docker_swarm_service."""
 
@@ -222,6 +278,7 @@ class Service(_Strict):
     hostname: str | None = None
     stop_grace_period: Duration | None = None
     stop_signal: str | None = None
+    autoscale: Autoscale | None = None
 
     _durations = field_validator("stop_grace_period")(classmethod(lambda cls, v: _duration(v)))
 
@@ -233,7 +290,27 @@ class Service(_Strict):
         if self.endpoint_mode == "dnsrr" and any(p.mode == "ingress" for p in self.publish):
             raise ValueError("publish: endpoint_mode dnsrr cannot publish in ingress mode; "
                              "use mode: host for its ports")
+        if self.autoscale is not None:
+            self._check_autoscale(self.autoscale)
         return self
+
+    def _check_autoscale(self, auto: Autoscale) -> None:
+        if self.mode == "global":
+            raise ValueError("autoscale: a global service runs one task per node; remove "
+                             "autoscale or set mode: replicated")
+        if self.replicas is not None and not auto.min <= self.replicas <= auto.max:
+            raise ValueError(f"replicas: {self.replicas} is outside autoscale's {auto.min}.."
+                             f"{auto.max}; set replicas within min..max (it is the starting "
+                             "count) or leave it out")
+        reserved = self.resources.reservations if self.resources else None
+        for metric, unit in (("cpu", "cpus: 0.5"), ("memory", "memory: 256M")):
+            if getattr(auto, metric) is not None and (
+                    reserved is None or getattr(reserved, "cpus" if metric == "cpu"
+                                                else "memory") is None):
+                raise ValueError(
+                    f"autoscale: a {metric} target is a percentage of the {metric} each task "
+                    f"reserves, and this service reserves none; set resources: "
+                    f"{{reservations: {{{unit}}}}}")
 
     @property
     def one_shot(self) -> bool:
@@ -257,10 +334,14 @@ class Spec(_Strict):
     configs: list[Config] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
     stacks: list[Stack] = Field(default_factory=list)
+    autoscaler: Autoscaler | None = None
 
     @property
     def empty(self) -> bool:
         return not any(getattr(self, kind) for kind in KINDS)
+
+    def autoscaled(self) -> list[Service]:
+        return [s for s in self.services if s.autoscale is not None]
 
     def ingress_ports(self) -> list[tuple[str, int]]:
         """(service, port) published through the ingress routing mesh."""
@@ -281,9 +362,12 @@ _HOWTO = {
     "name": "use letters, digits, '-', '_' and '.', starting with a letter or digit",
     "mode": "use one of the listed values",
     "subnet": "write a network in CIDR form with its host bits zero, e.g. 10.20.0.0/24",
+    "min": f"set autoscale's min to a number of replicas from 1 to {MAX_COUNT}",
+    "max": f"set autoscale's max to a number of replicas from 1 to {MAX_COUNT}",
+    "step": f"set step to a number of tasks from 1 to {MAX_COUNT}",
 }
 for _field in ("interval", "timeout", "start_period", "delay", "monitor", "window",
-               "stop_grace_period"):
+               "stop_grace_period", "cooldown"):
     _HOWTO[_field] = "write a duration such as 10s, 500ms or 1m30s"
 
 
@@ -377,7 +461,7 @@ def parse(data: Any, path: Path, base_dir: Path | None = None) -> Spec:
         if kind in data and data[kind] is not None and not isinstance(data[kind], list):
             raise InputError(f"{path}: {kind}: expected a list of items with a name, got a "
                              f"{type(data[kind]).__name__}; write '- name: ...' entries")
-    data = {k: (v if v is not None else []) for k, v in data.items()}
+    data = {k: (v if v is not None or k not in KINDS else []) for k, v in data.items()}
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:

@@ -25,7 +25,7 @@ from swarmctl.errors import PreflightError, RunError
 from swarmctl.models import spec as specmod
 from swarmctl.models.cluster import ClusterStatus, Node, ServiceStatus, counts
 from swarmctl.models.inventory import Host, Inventory
-from swarmctl.ops import remote
+from swarmctl.ops import autoscale, remote
 
 
 @dataclass
@@ -99,13 +99,20 @@ def _refusal(result: RunResult, manager: Host) -> str | None:
 def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Console,
            timeout: int = 300) -> Deployed:
     """Converge the cluster to the spec. RunError when it fails or does not converge."""
-    specmod.load(spec_path)  # validate before anything is applied
+    spec = specmod.load(spec_path)  # validate before anything is applied
     manager = remote.first_reachable_manager(inv)
-    extravars = {
+    extravars: dict[str, Any] = {
         "swarm_services_spec_file": str(spec_path.resolve()),
         "swarm_services_manager": manager.name,
         "swarm_services_wait_timeout": timeout,
     }
+    if spec.autoscaled():
+        given = spec.autoscaler.image if spec.autoscaler else None
+        if not given:
+            with console.status("autoscaler: building its image, copying it to the nodes"
+                                ) as shown:
+                given = autoscale.ship(inv, lambda line: shown.update(f"autoscaler: {lit(line)}"))
+        extravars["swarm_services_autoscaler_image"] = given
     snapshot_passed = False
 
     def track(event: dict[str, Any]) -> None:
@@ -155,7 +162,19 @@ api = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
 tasks = [{"service": t.get("ServiceID"), "node": t.get("NodeID"),
           "desired": t.get("DesiredState"), "state": t.get("Status", {}).get("State")}
          for t in api.tasks()]
-print(json.dumps({"nodes": api.nodes(), "services": api.services(), "tasks": tasks}))
+services = api.services()
+logs = []
+# the autoscaler's latest rounds ("the metric now"), when a service has a policy
+if any("io.swarmctl.autoscale" in (s["Spec"].get("Labels") or {}) for s in services):
+    import subprocess
+    try:
+        logs = subprocess.run(["docker", "service", "logs", "--raw", "--tail", "3",
+                               "swarmctl-autoscaler"], capture_output=True, text=True,
+                              timeout=20).stdout.splitlines()
+    except Exception:
+        pass
+print(json.dumps({"nodes": api.nodes(), "services": services, "tasks": tasks,
+                  "autoscaler_log": logs}))
 """
 
 
@@ -173,6 +192,7 @@ def status(inv: Inventory) -> ClusterStatus:
     nodes = sorted((Node.from_api(n) for n in data["nodes"]),
                    key=lambda n: (n.role != "manager", n.hostname))
     down = {n["ID"] for n in data["nodes"] if n.get("Status", {}).get("State") == "down"}
-    services = sorted((ServiceStatus.from_api(s, counts(s, data["tasks"], down))
+    observed = autoscale.latest_rounds(data.get("autoscaler_log") or [])
+    services = sorted((ServiceStatus.from_api(s, counts(s, data["tasks"], down), observed)
                        for s in data["services"]), key=lambda s: s.name)
     return ClusterStatus(manager.name, nodes, services)
