@@ -135,14 +135,14 @@ def decide(policy: Policy, current: int, usage: Usage, history: list[tuple[float
     """What to run now. `history` holds (time, recommendation) of earlier rounds (the
     caller appends `Decision.recommendation` and keeps the longest window's worth);
     `last_change` is the time of the last scaling of this service, from its label."""
+    rec, why, metrics = recommend(policy, current, usage)
     if current < policy.min or current > policy.max:
         target = max(policy.min, min(policy.max, current))
         return Decision(target, f"{current} replicas is outside {policy.min}..{policy.max}",
-                        {})
+                        metrics)
     if last_change is not None and now - last_change < policy.cooldown:
         return Decision(current, f"cooling down for {policy.cooldown - (now - last_change):.0f}"
-                        " s after the last change", {})
-    rec, why, metrics = recommend(policy, current, usage)
+                        " s after the last change", metrics)
     if rec is None:
         return Decision(current, f"no decision: {why}", metrics)
     if rec > current and usage.running < current:

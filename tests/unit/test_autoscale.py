@@ -112,6 +112,8 @@ def test_flapping_load_does_not_flap_replicas():
 def test_cooldown_after_a_change_holds_even_for_a_new_controller():
     d = decide(P, 2, cpu(2, 1.0), [], now=105, last_change=100)
     assert d.replicas == 2 and "cooling down" in d.reason
+    assert d.metrics == {"cpu": pytest.approx(1000.0)}  # still shown by status
+    assert d.recommendation is None  # not a recommendation for the windows
     assert decide(P, 2, cpu(2, 1.0), [], now=111, last_change=100).replicas == 6
 
 
