@@ -303,9 +303,10 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--no-deploy", action="store_true")
     a.add_argument("--nodes", default="5,10,20")
     a.add_argument("--runs", type=int, default=10)
-    from bench import upgrade
+    from bench import autoscale, upgrade
 
     upgrade.add_parser(sub)
+    autoscale.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command is None:  # `python -m bench` (`make bench`): everything, defaults
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "all"])
@@ -318,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
         save("provision", bench_provision(args), args.results)
     if args.command == "upgrade":
         save("upgrade", upgrade.bench_upgrade(args), args.results)
+    if args.command == "autoscale":
+        save("autoscale", autoscale.bench_autoscale(args), args.results)
     if args.command in ("scale", "all"):
         if args.command == "all":
             args.rounds, args.reruns, args.with_baseline = 1, 1, False
