@@ -41,11 +41,14 @@ class Cli:
         return self.stdout + self.stderr
 
 
-def swarmctl(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> Cli:
-    """Run the real CLI in a subprocess, as a user would."""
+def swarmctl(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
+             stdin: str | None = None) -> Cli:
+    """Run the real CLI in a subprocess, as a user would; `stdin`: what the user types
+    (the answers to its questions), then end of input."""
     proc = subprocess.run(
         [*SWARMCTL, *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "COLUMNS": "200", **(env or {})}, check=False,
+        **({} if stdin is None else {"input": stdin}),
     )
     return Cli(proc.returncode, proc.stdout, proc.stderr)
 

@@ -17,11 +17,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 def _ask(question: str) -> bool:
-    """A yes/no question on stderr; the answer from stdin (EOF: no)."""
-    err.print(f"[bold]?[/] {lit(question)} [y/N] ", end="")
+    """A yes/no question on stderr; the answer from stdin (EOF: no). An answer that
+    does not come from a terminal (piped in) is echoed, so that the transcript shows it
+    and what follows starts on a line of its own."""
+    err.print(f"[bold]?[/] {lit(question)} {lit('[y/N]')} ", end="")
     line = sys.stdin.readline()
-    if not line:
-        err.print()
+    if not line or not sys.stdin.isatty():
+        err.print(lit(line.strip()) if line else "(end of input: no)", highlight=False)
     return line.strip().lower() in ("y", "yes")
 
 

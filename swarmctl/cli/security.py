@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from swarmctl.cli.options import InventoryArg, VerboseOpt
-from swarmctl.console import err, lit, out
+from swarmctl.cli.options import InventoryArg, LockWaitOpt, VerboseOpt
+from swarmctl.console import err, lit, out, warn
 
 
 def unlock(inventory: InventoryArg, verbose: VerboseOpt = 0) -> None:
@@ -46,7 +47,16 @@ def rotate(
         help="tokens | unlock-key | ca", show_default=False, metavar="tokens|unlock-key|ca")],
     timeout: Annotated[int, typer.Option(
         "--timeout", help="Seconds to wait for every node's new certificate (ca).")] = 600,
+    ca_cert: Annotated[Path | None, typer.Option(
+        "--ca-cert", metavar="FILE", show_default=False,
+        help="ca: the PEM root CA certificate of an external CA to rotate to (with "
+             "--ca-key).")] = None,
+    ca_key: Annotated[Path | None, typer.Option(
+        "--ca-key", metavar="FILE", show_default=False,
+        help="ca: the PEM private key of that root CA (never printed; removed from the "
+             "manager once the rotation started).")] = None,
     verbose: VerboseOpt = 0,
+    lock_wait: LockWaitOpt = 0,
 ) -> None:
     """Rotate the join tokens, the unlock key or the root CA, and confirm it.
 
@@ -55,20 +65,25 @@ def rotate(
     atomically with the new key, the old one kept as FILE.previous until every manager
     re-encrypted its keys with the new one. ca: a new root CA; waits until every Ready
     node's certificate is issued by it, one line per node (this also changes the join
-    tokens). No secret is printed.
+    tokens); with --ca-cert and --ca-key, the new root is that external CA's. No
+    secret is printed. Holds the swarm's lock, as provision does: a
+    rotation never runs alongside another swarmctl run that changes the swarm.
     """
     from swarmctl.models import inventory as invmod
-    from swarmctl.ops import security
+    from swarmctl.ops import lock, security
 
     if what not in security.ROTATIONS:
         from swarmctl.errors import InputError
 
         raise InputError(f"swarmctl rotate: cannot rotate {what!r}; choose one of "
                          f"{', '.join(security.ROTATIONS)}")
+    external = security.external_ca(what, ca_cert, ca_key)
     inv = invmod.load(inventory)
     started = time.monotonic()
-    result = security.rotate(inv, what, console=err, verbosity=verbose, timeout=timeout,
-                             on_node=lambda line: err.print(f"  {lit(line)}", highlight=False))
+    with lock.held(inv, f"rotate {what}", wait=lock_wait, warn=warn):
+        result = security.rotate(
+            inv, what, console=err, verbosity=verbose, timeout=timeout, external=external,
+            on_node=lambda line: err.print(f"  {lit(line)}", highlight=False))
     done = {"tokens": "join tokens rotated (the old ones no longer join)",
             "unlock-key": "unlock key rotated; every manager confirmed it",
             "ca": "root CA rotated; every node holds a certificate from the new root"}[what]

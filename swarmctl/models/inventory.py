@@ -480,6 +480,7 @@ def _host(where: str, name: str, role: Role, hvars: dict[str, Any],
                            "label values are strings: write key: value (quote numbers "
                            "and booleans if you like)")
         data["labels"] = {str(k): str(v) for k, v in labels.items()}
+    _security(hvars, fail)
     address = data["address"]
     if not isinstance(address, str) or not _valid_address(address):
         var = "ansible_host" if "ansible_host" in hvars else None
@@ -497,6 +498,55 @@ def _host(where: str, name: str, role: Role, hvars: dict[str, Any],
         msg = err["msg"].removeprefix("Value error, ")
         raise fail(var, f"{var}={value!r} is invalid ({msg})",
                    _HOWTO.get(field, f"fix {var}")) from None
+
+
+ROTATE_POLICIES = ("never", "after_join")
+CERT_EXPIRY_MIN = 3600  # Docker refuses node certificates shorter-lived than 1h
+
+
+def boolean(value: Any) -> bool | None:
+    """A boolean as Ansible's `| bool` reads one (INI values are strings), or None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    return None
+
+
+def _security(hvars: dict[str, Any], fail: Any) -> None:
+    """The swarm_security role's variables, refused here before any host changes (the
+    role reads them only once the swarm is built)."""
+    autolock = hvars.get("swarm_autolock")
+    if autolock is not None and boolean(autolock) is None:
+        raise fail("swarm_autolock", f"swarm_autolock={autolock!r} is not true or false",
+                   "set swarm_autolock to true or false")
+    key = hvars.get("swarm_unlock_key_file")
+    if key is not None and not isinstance(key, str):
+        raise fail("swarm_unlock_key_file", f"swarm_unlock_key_file is a "
+                   f"{type(key).__name__}", "set it to the path of a file on this machine")
+    if boolean(autolock) and not (key or "").strip():
+        raise fail("swarm_autolock", "swarm_autolock is true but swarm_unlock_key_file is "
+                   "not set", "set swarm_unlock_key_file to a file on this machine where "
+                   "swarmctl keeps the unlock key (it writes it, mode 0600)")
+    expiry = hvars.get("swarm_cert_expiry")
+    if expiry not in (None, ""):
+        from swarmctl.ops.health_read import duration_seconds
+
+        try:
+            seconds = duration_seconds(expiry, "swarm_cert_expiry")
+        except InputError:
+            seconds = None
+        if seconds is None or seconds < CERT_EXPIRY_MIN:
+            if seconds is None:
+                raise fail("swarm_cert_expiry", f"swarm_cert_expiry={expiry!r} is not a "
+                           "duration", "write it like 2160h (90 days), 90d or 1h30m")
+            raise fail("swarm_cert_expiry", f"swarm_cert_expiry={expiry!r} is shorter than "
+                       "1h, Docker's minimum", "set it to 1h or more, e.g. 2160h (90 days)")
+    policy = hvars.get("swarm_rotate_join_tokens")
+    if policy is not None and policy not in ROTATE_POLICIES:
+        raise fail("swarm_rotate_join_tokens", f"swarm_rotate_join_tokens={policy!r} is "
+                   "not a policy", "set it to after_join (rotate both tokens after a run "
+                   "in which a node joined) or never")
 
 
 _BOOLEANS = {"yes": True, "on": True, "true": True, "1": True, "y": True, "t": True,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from swarmctl import paths
 from swarmctl.errors import InputError
-from swarmctl.models.inventory import Host, Inventory
+from swarmctl.models.inventory import Host, Inventory, boolean
 from swarmctl.ops import remote
 from swarmctl.ops.health import HostRead, Snapshot
 
@@ -71,7 +71,7 @@ def _declared(inv: Inventory) -> tuple[bool | None, int | None]:
     v = inv.managers[0].vars
     autolock = v.get("swarm_autolock")
     expiry = v.get("swarm_cert_expiry")
-    return (bool(autolock) if autolock is not None else None,
+    return (boolean(autolock) if autolock is not None else None,
             duration_seconds(expiry, f"{inv.path}: swarm_cert_expiry") if expiry else None)
 
 

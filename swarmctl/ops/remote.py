@@ -47,10 +47,13 @@ def ssh_argv(host: Host, command: Sequence[str], *, sudo: bool | None = None,
 def run(host: Host, command: Sequence[str], *, stdin: IO[bytes] | None = None,
         timeout: float = 120, connect_timeout: int = CONNECT_TIMEOUT
         ) -> subprocess.CompletedProcess:
-    """Run a command on a host; the CompletedProcess (text output), never raises on rc."""
+    """Run a command on a host; the CompletedProcess (text output), never raises on rc.
+    Without `stdin`, ssh reads nothing: it would otherwise take what the user types or
+    pipes in for swarmctl's own questions (upgrade --confirm)."""
     try:
         return subprocess.run(ssh_argv(host, command, connect_timeout=connect_timeout),
-                              stdin=stdin, capture_output=True,
+                              stdin=subprocess.DEVNULL if stdin is None else stdin,
+                              capture_output=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess([], 255, b"", f"timed out after {timeout:.0f}s"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -61,16 +62,48 @@ def unlock(inv: Inventory, *, console: Console, verbosity: int = 0
     return unlock_outcomes(inv, result.events), result
 
 
+def _pem(path: Path, option: str, kinds: tuple[str, ...], what: str) -> Path:
+    """A readable PEM file holding one of `kinds`; the error names the file, never its
+    content (a key's)."""
+    try:
+        text = path.expanduser().read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot read it ({exc.strerror or exc})") from None
+    if not any(f"-----BEGIN {k}-----" in text for k in kinds):
+        raise InputError(f"{option} {path}: not a PEM {what} (no '-----BEGIN "
+                         f"{kinds[0]}-----' line)")
+    return path.expanduser().resolve()
+
+
+def external_ca(what: str, cert: Path | None, key: Path | None) -> dict[str, str]:
+    """The extra vars of an external root CA for `rotate ca` (the files' paths on this
+    machine, never their content), or {} when none is given. Bad input: InputError."""
+    if cert is None and key is None:
+        return {}
+    if what != "ca":
+        raise InputError(f"--ca-cert and --ca-key are for `rotate ca`, not {what!r}")
+    if cert is None or key is None:
+        raise InputError("an external CA needs both --ca-cert FILE and --ca-key FILE")
+    return {"swarm_security_ca_cert_file": str(_pem(cert, "--ca-cert", ("CERTIFICATE",),
+                                                    "certificate")),
+            "swarm_security_ca_key_file": str(_pem(
+                key, "--ca-key", ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"),
+                "private key"))}
+
+
 def rotate(inv: Inventory, what: str, *, console: Console, verbosity: int = 0,
-           timeout: float = 600, on_node: Callable[[str], None] | None = None) -> RunResult:
+           timeout: float = 600, external: dict[str, str] | None = None,
+           on_node: Callable[[str], None] | None = None) -> RunResult:
     """Rotate `what` (tokens, unlock-key, ca). For the CA, follow the rotation until
-    every node's certificate comes from the new root, calling `on_node` per node."""
+    every node's certificate comes from the new root, calling `on_node` per node;
+    `external`: external_ca()'s extra vars (the new root is that CA)."""
     if what not in ROTATIONS:
         raise InputError(f"cannot rotate {what!r}: choose one of {', '.join(ROTATIONS)}")
     before = _node_issuers(inv) if what == "ca" else None
     with Progress(console, f"rotating {what}", active=not verbosity) as progress:
         result = run_playbook("rotate.yml", inv.path, verb=f"rotate-{what}",
-                              extravars={"swarm_security_rotate": ROTATIONS[what]},
+                              extravars={"swarm_security_rotate": ROTATIONS[what],
+                                         **(external or {})},
                               verbosity=verbosity, forks=len(inv.managers), on_event=progress)
     raise_for_failures(result, f"rotating {what}")
     if what == "ca":

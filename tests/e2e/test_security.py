@@ -5,6 +5,7 @@ The tests run in file order and each leaves the swarm healthy for the next."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -16,7 +17,10 @@ import pytest
 import yaml
 
 from tests.conftest import (
+    REPO,
+    assert_refused,
     changed_counts,
+    cluster_id,
     lab_name,
     node_exec,
     node_ls,
@@ -28,6 +32,7 @@ from tests.conftest import (
 pytestmark = pytest.mark.e2e
 
 NAME = f"security-{lab_name('sec')}"
+KEY_FILE = "keys/unlock.key"  # relative to the inventory's folder
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +47,11 @@ def lab():
 
 @pytest.fixture(scope="module")
 def secure(lab, tmp_path_factory):
-    """The lab's inventory with autolock on and a key file next to it (not yet there)."""
+    """The lab's inventory with autolock on and a key file in a folder next to it (neither
+    there yet: provision creates both)."""
     folder = tmp_path_factory.mktemp("secure")
     data = yaml.safe_load(lab.inventory.read_text())
-    data["all"]["vars"].update({"swarm_autolock": True, "swarm_unlock_key_file": "unlock.key",
+    data["all"]["vars"].update({"swarm_autolock": True, "swarm_unlock_key_file": KEY_FILE,
                                 "swarm_cert_expiry": "720h"})
     path = folder / "inventory.yml"
     path.write_text(yaml.safe_dump(data))
@@ -138,17 +144,72 @@ def test_a_stopped_worker_is_a_warning(lab):
     _wait(lambda: _node_status(lab, name) == "Ready", "the worker to be Ready again", 180)
 
 
+def test_a_stopped_manager_puts_quorum_at_risk(lab):
+    m3, name = _c(lab, "m3"), _n(lab, "m3")
+    node_exec(m3, "systemctl", "stop", "docker.socket", "docker.service")
+    try:
+        _wait(lambda: any(n["Hostname"] == name and n["ManagerStatus"] == "Unreachable"
+                          for n in node_ls(_c(lab, "m1"))), "m3 to be Unreachable")
+        cli = _check(lab.inventory)
+        assert cli.rc == 11, cli.output
+        assert f"CRITICAL (cluster): quorum: quorum at risk: 2 of 3 managers reachable " \
+            f"({name} not)" in cli.stdout, cli.stdout
+        assert f"CRITICAL {name}: docker: Docker does not answer" in cli.stdout, cli.stdout
+    finally:
+        node_exec(m3, "systemctl", "start", "docker.service")
+    _wait(lambda: any(n["Hostname"] == name and n["ManagerStatus"] == "Reachable"
+                      for n in node_ls(_c(lab, "m1"))), "m3 Reachable again", 180)
+    _wait(lambda: _check(lab.inventory).rc == 0, "a healthy check again", 120)
+
+
+def test_docker_api_on_tcp_without_tls_is_critical_and_fails_the_preflight(lab):
+    """dockerd also listening on tcp://0.0.0.0:2375 (Debian's DOCKER_OPTS, on the lab's
+    own network only): status --check says critical, the preflight's docker-api fails."""
+    from swarmctl.ops.checks import CHECKS
+
+    w1, name = _c(lab, "w1"), _n(lab, "w1")
+    saved = "/etc/default/docker.test-saved"
+    node_exec(w1, "sh", "-c", f"if [ -e /etc/default/docker ]; then cp -p /etc/default/docker "
+              f"{saved}; fi; echo 'DOCKER_OPTS=\"-H tcp://0.0.0.0:2375\"' >> "
+              "/etc/default/docker && systemctl restart docker")
+    try:
+        _wait(lambda: ":2375 " in node_exec(w1, "ss", "-Hltn"), "dockerd on 2375")
+        _wait(lambda: _node_status(lab, name) == "Ready", "w1 Ready")
+        cli = _check(lab.inventory)
+        assert cli.rc == 11, cli.output
+        assert f"CRITICAL {name}: docker-api: the Docker API listens on 0.0.0.0:2375 " \
+            "without TLS" in cli.stdout, cli.stdout
+        pre = swarmctl("check", str(lab.inventory), env={"COLUMNS": "250"})
+        assert pre.rc == 3 and "Traceback" not in pre.output, pre.output
+        row = next(line.split() for line in pre.stdout.splitlines()
+                   if line.split() and line.split()[0] == name)
+        assert row[1 + CHECKS.index("docker-api")] == "FAIL", row
+    finally:
+        node_exec(w1, "sh", "-c", f"if [ -e {saved} ]; then mv {saved} /etc/default/docker; "
+                  "else rm -f /etc/default/docker; fi; systemctl restart docker")
+    _wait(lambda: ":2375 " not in node_exec(w1, "ss", "-Hltn"), "dockerd off 2375")
+    _wait(lambda: _node_status(lab, name) == "Ready", "w1 Ready again", 180)
+    _wait(lambda: _check(lab.inventory).rc == 0, "a healthy check again", 120)
+
+
 # --------------------------------------------------------------------------- autolock
 
 
 def test_autolock_on_locked_manager_unlocked_by_provision(lab, secure):
-    key_file = secure.parent / "unlock.key"
+    key_file = secure.parent / KEY_FILE
+    assert not key_file.parent.exists()
+    cluster = cluster_id(_c(lab, "m1"))
     first = swarmctl("provision", str(secure))
     assert first.rc == 0, first.output
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
     key = key_file.read_text().strip()
     assert key.startswith("SWMKEY-")
     assert node_exec(_c(lab, "m1"), "docker", "swarm", "unlock-key", "-q").strip() == key
+    # swarm_cert_expiry: 720h, in nanoseconds
+    assert node_exec(_c(lab, "m1"), "docker", "info", "--format",
+                     "{{json .Swarm.Cluster.Spec.CAConfig.NodeCertExpiry}}").strip() \
+        == str(720 * 3600 * 10**9)
     again = swarmctl("provision", str(secure))
     assert again.rc == 0, again.output
     assert sum(changed_counts(run_dir_from(again.output)).values()) == 0
@@ -166,8 +227,10 @@ def test_autolock_on_locked_manager_unlocked_by_provision(lab, secure):
     assert unlocked.rc == 0, unlocked.output
     assert _state(m2) == "active"
     assert _check(secure).rc == 0
+    assert cluster_id(_c(lab, "m1")) == cluster  # a swarm update, not a new swarm
     outputs = first.output + again.output + check.output + unlocked.output
-    assert key not in outputs
+    leaked = key in outputs  # a bool: a failure never prints the key
+    assert not leaked, "the unlock key is in the output"
     runs = [run_dir_from(c.output) for c in (first, again, unlocked)]
     assert _files_with(key, *runs) == []
 
@@ -181,12 +244,13 @@ def test_unlock_alone(lab, secure):
     assert f"{_n(lab, 'm3')}: unlocked" in cli.stdout
     assert f"{_n(lab, 'm1')}: not locked" in cli.stdout
     assert _state(m3) == "active"
-    key = (secure.parent / "unlock.key").read_text().strip()
-    assert key not in cli.output
+    key = (secure.parent / KEY_FILE).read_text().strip()
+    leaked = key in cli.output
+    assert not leaked, "the unlock key is in the output"
 
 
 def test_rotate_unlock_key(lab, secure):
-    key_file = secure.parent / "unlock.key"
+    key_file = secure.parent / KEY_FILE
     old = key_file.read_text().strip()
     cli = swarmctl("rotate", str(secure), "unlock-key")
     assert cli.rc == 0, cli.output
@@ -194,7 +258,8 @@ def test_rotate_unlock_key(lab, secure):
     assert new != old and new.startswith("SWMKEY-")
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert not Path(f"{key_file}.previous").exists()
-    assert old not in cli.output and new not in cli.output
+    leaked = old in cli.output or new in cli.output
+    assert not leaked, "an unlock key is in the output"
     m2 = _c(lab, "m2")
     _restart_docker(m2)
     refused = subprocess.run(["docker", "exec", "-i", m2, "docker", "swarm", "unlock"],
@@ -204,13 +269,43 @@ def test_rotate_unlock_key(lab, secure):
     assert ok.rc == 0 and f"{_n(lab, 'm2')}: unlocked" in ok.stdout, ok.output
 
 
+def _token(lab, role: str = "worker") -> str:
+    return node_exec(_c(lab, "m1"), "docker", "swarm", "join-token", "-q", role).strip()
+
+
+def _with(inventory: Path, name: str, **variables) -> Path:
+    data = yaml.safe_load(inventory.read_text())
+    data["all"]["vars"].update(variables)
+    path = inventory.with_name(name)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_rotate_waits_for_the_swarms_lock_and_changes_nothing(lab, secure):
+    m1 = _c(lab, "m1")
+    before = _token(lab)
+    holder = json.dumps({"by": "alice@elsewhere", "pid": 77, "command": "provision",
+                         "since": time.time()})
+    node_exec(m1, "sh", "-c", f"printf '%s' '{holder}' | docker config create "
+              "swarmctl-lock -")
+    try:
+        cli = swarmctl("rotate", str(secure), "tokens", "--lock-wait", "1")
+        assert_refused(cli, 5, "alice@elsewhere", "swarmctl provision")
+    finally:
+        node_exec(m1, "docker", "config", "rm", "swarmctl-lock", check=False)
+    unchanged = _token(lab) == before  # a bool: a failure never prints a token
+    assert unchanged, "the worker token changed"
+
+
 def test_rotate_tokens_old_token_refused_new_host_joins(lab, secure):
     m1, w1 = _c(lab, "m1"), _c(lab, "w1")
-    old = node_exec(m1, "docker", "swarm", "join-token", "-q", "worker").strip()
+    old = _token(lab)
     cli = swarmctl("rotate", str(secure), "tokens")
     assert cli.rc == 0, cli.output
-    assert old not in cli.output
-    assert node_exec(m1, "docker", "swarm", "join-token", "-q", "worker").strip() != old
+    leaked = old in cli.output
+    assert not leaked, "the old token is in the output"
+    rotated = node_exec(m1, "docker", "swarm", "join-token", "-q", "worker").strip() != old
+    assert rotated, "the worker token did not change"
     # The worker leaves; a join with the old token is refused; provision joins it again.
     node_id = node_exec(w1, "docker", "info", "--format", "{{.Swarm.NodeID}}").strip()
     node_exec(w1, "docker", "swarm", "leave", "--force")
@@ -221,38 +316,114 @@ def test_rotate_tokens_old_token_refused_new_host_joins(lab, secure):
                               f"{addr}:2377"], capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0, refused.stdout
     assert _state(w1) == "inactive"
-    again = swarmctl("provision", str(secure))
+    # swarm_rotate_join_tokens: after_join rotates both tokens in a run where a host joined
+    rotating = _with(secure, "after-join.yml", swarm_rotate_join_tokens="after_join")
+    tokens = _token(lab), _token(lab, "manager")
+    again = swarmctl("provision", str(rotating))
     assert again.rc == 0, again.output
     assert _node_status(lab, _n(lab, "w1")) == "Ready"
+    after = _token(lab), _token(lab, "manager")
+    rotated = after[0] != tokens[0] and after[1] != tokens[1]
+    assert rotated, "after_join did not rotate both tokens"
+    leaked = any(t in again.output for t in (*tokens, *after))
+    assert not leaked, "a join token is in the output"
 
 
-def test_rotate_ca(lab, secure):
-    def issuers() -> dict[str, str]:
-        out = node_exec(_c(lab, "m1"), "docker", "node", "inspect", "--format",
-                        "{{.Description.Hostname}} {{json .Description.TLSInfo.CertIssuerPublicKey}}",
-                        *[n["ID"] for n in node_ls(_c(lab, "m1"))])
-        # []byte: json prints it as one base64 string (plain {{}} as a list of numbers)
-        return dict(line.split(" ", 1) for line in out.splitlines() if line.strip())
+def _issuers(lab) -> dict[str, str]:
+    out = node_exec(_c(lab, "m1"), "docker", "node", "inspect", "--format",
+                    "{{.Description.Hostname}} {{json .Description.TLSInfo.CertIssuerPublicKey}}",
+                    *[n["ID"] for n in node_ls(_c(lab, "m1"))])
+    # []byte: json prints it as one base64 string (plain {{}} as a list of numbers)
+    return dict(line.split(" ", 1) for line in out.splitlines() if line.strip())
 
-    before = issuers()
+
+def _web_tasks(lab) -> set[str]:
+    """The IDs of the running tasks of the service `web` (a restart would change them)."""
+    out = node_exec(_c(lab, "m1"), "docker", "service", "ps", "web", "--filter",
+                    "desired-state=running", "--format", "{{.ID}} {{.CurrentState}}")
+    return {line.split()[0] for line in out.splitlines() if " Running" in line}
+
+
+@pytest.fixture(scope="module")
+def web(lab):
+    """A service of 2 tasks that the CA rotations must leave running."""
+    subprocess.run([str(REPO / "examples" / "my-web" / "build-image.sh")], check=True,
+                   capture_output=True, timeout=600)
+    loaded = swarmctl("images", "load", "-i", str(lab.inventory), "my-web:v1")
+    assert loaded.rc == 0, loaded.output
+    node_exec(_c(lab, "m1"), "docker", "service", "create", "--detach", "--name", "web",
+              "--replicas", "2", "--replicas-max-per-node", "1", "my-web:v1")
+    _wait(lambda: len(_web_tasks(lab)) == 2, "web's 2 tasks running")
+    yield _web_tasks(lab)
+    node_exec(_c(lab, "m1"), "docker", "service", "rm", "web", check=False)
+
+
+def test_rotate_ca(lab, secure, web):
+    before = _issuers(lab)
     cli = swarmctl("rotate", str(secure), "ca")
     assert cli.rc == 0, cli.output
-    after = issuers()
+    after = _issuers(lab)
     assert set(after) == set(before)
     assert all(after[h] != before[h] for h in after), (before, after)
     assert len({*after.values()}) == 1
     assert cli.stderr.count("certificate issued by the new root CA") == len(after)
     assert all(n["Status"] == "Ready" for n in node_ls(_c(lab, "m1")))
+    assert _web_tasks(lab) == web  # the same tasks: none restarted
+    assert _check(secure).rc == 0
+
+
+def test_rotate_ca_to_an_external_ca(lab, secure, web, tmp_path):
+    key, cert = tmp_path / "ca.key", tmp_path / "ca.crt"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+                    "-out", str(key)], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-x509", "-new", "-key", str(key), "-out", str(cert),
+                    "-days", "3650", "-subj", "/CN=external-swarm-ca",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                   check=True, capture_output=True)
+    # bad input first: nothing is rotated
+    before = _issuers(lab)
+    assert_refused(swarmctl("rotate", str(secure), "ca", "--ca-cert", str(cert)), 2,
+                   "--ca-key")
+    assert_refused(swarmctl("rotate", str(secure), "ca", "--ca-cert", str(key),
+                            "--ca-key", str(key)), 2, "--ca-cert", "not a PEM certificate")
+    assert _issuers(lab) == before
+
+    cli = swarmctl("rotate", str(secure), "ca", "--ca-cert", str(cert), "--ca-key", str(key))
+    assert cli.rc == 0, cli.output
+    root = node_exec(_c(lab, "m1"), "docker", "info", "--format",
+                     "{{.Swarm.Cluster.TLSInfo.TrustRoot}}")
+    assert root.split() == cert.read_text().split()
+    after = _issuers(lab)
+    assert set(after) == set(before) and all(after[h] != before[h] for h in after)
+    assert len({*after.values()}) == 1
+    assert all(n["Status"] == "Ready" for n in node_ls(_c(lab, "m1")))
+    assert _web_tasks(lab) == web
+    # the key: in no output or run folder, and gone from the manager
+    body = "".join(line for line in key.read_text().splitlines() if "-----" not in line)
+    leaked = body[:40] in cli.output  # a bool: a failure never prints the key
+    assert body and not leaked, "the CA key is in the output"
+    assert _files_with(body[:40], run_dir_from(cli.output)) == []
+    left = node_exec(_c(lab, "m1"), "sh", "-c", "ls -d /tmp/swarmctl-ca-* 2>/dev/null || true")
+    assert left.strip() == ""
     assert _check(secure).rc == 0
 
 
 def test_autolock_off(lab, secure):
-    data = yaml.safe_load(secure.read_text())
-    data["all"]["vars"]["swarm_autolock"] = False
-    off = secure.with_name("off.yml")
-    off.write_text(yaml.safe_dump(data))
+    # after_join as well: no host joins in this run, so the tokens stay
+    off = _with(secure, "off.yml", swarm_autolock=False, swarm_rotate_join_tokens="after_join")
+    # a token is SWMTKN-1-<root CA digest>-<secret>: a CA rotation (the test before)
+    # may still change the digest; only the secret says whether the tokens were rotated.
+    # Compared as digests, so that a failure never prints a live token.
+    def secrets():
+        return tuple(hashlib.sha256(_token(lab, r).rsplit("-", 1)[-1].encode()).hexdigest()
+                     for r in ("worker", "manager"))
+    tokens = secrets()
+    cluster = cluster_id(_c(lab, "m1"))
     cli = swarmctl("provision", str(off))
     assert cli.rc == 0, cli.output
+    assert cluster_id(_c(lab, "m1")) == cluster
+    assert secrets() == tokens, "the join tokens were rotated in a run where nobody joined"
     m1 = _c(lab, "m1")
     assert node_exec(m1, "docker", "info", "--format",
                      "{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}").strip() == "false"

@@ -5,8 +5,10 @@ older containerd of Debian's archive pinned (1.6.20~ds1-1+deb12u2, from
 bookworm-security; the lab's sources list it), then upgraded for real to the newer one
 (deb12u3, from bookworm: the newest offered, the inventory without the pin) with my-web
 serving on two nodes in host mode under a bounded load (bench.load). The tests run in
-file order and share the lab: refusal with a manager down, the upgrade (stopped at a
-node whose engine does not start again, then resumed), a second run, maintenance of a
+file order and share the lab: refusal with a manager down, --confirm answered no (nothing
+changes) and --confirm --pause-after answered yes, then no (one manager upgraded, then
+the run stops), the upgrade of the rest (stopped at a node whose engine does not start
+again, then resumed), a second run, maintenance of a
 worker and a manager, reset twice (and --purge twice).
 """
 
@@ -145,6 +147,55 @@ def test_upgrade_and_maintenance_refused_with_a_manager_down(upg):
         node_exec(m3.container, "systemctl", "start", "docker.service")
         wait_for("every node Ready and manager Reachable", lambda: healthy(upg))
         wait_for("my-web back to 2 tasks", lambda: web_running(upg) == 2)
+
+
+def questions(stderr: str) -> list[str]:
+    """The questions `upgrade --confirm/--pause-after` asked, in order."""
+    return [line.split("?", 1)[1].split("[y/N]")[0].strip()
+            for line in stderr.splitlines() if line.startswith("? ")]
+
+
+def test_confirm_and_pause_after_ask_and_stop_on_no(upg):
+    """--confirm, answered no: the run stops before the first node, nothing changed.
+    --confirm --pause-after, answered yes then no: the first manager is upgraded and
+    back, and the run stops there; the other nodes keep the old version. Under load."""
+    before = upg.containerd()
+    no = swarmctl("upgrade", str(upg.new), "--confirm", stdin="n\n")
+    asked = questions(no.stderr)
+    assert len(asked) == 1 and asked[0].startswith("Upgrade ") and \
+        asked[0].endswith(" now?"), no.stderr
+    first = asked[0].removeprefix("Upgrade ").removesuffix(" now?")
+    assert first in {m.name for m in upg.lab.managers}, asked
+    # the leader goes last, so the first is another manager
+    leader = next(n["Hostname"] for n in node_ls(upg.m1) if n["ManagerStatus"] == "Leader")
+    assert first != leader
+    assert no.rc == 3 and "Traceback" not in no.output, no.output
+    line = no.stderr.strip().splitlines()[-1]
+    assert f"the operator stopped the upgrade before {first}" in line, line
+    assert "nothing was changed" in line and "run it again" in line, line
+    assert upg.containerd() == before
+    assert all(n["Availability"] == "Active" for n in node_ls(upg.m1))
+
+    with Load(upg.addresses, port=8080, expect=b"my-web", count=100_000, duration=600,
+              interval=0.05, timeout=2) as load:
+        paused = swarmctl("upgrade", str(upg.new), "--confirm", "--pause-after",
+                          stdin="y\nn\n")
+    result = load.result
+    print(f"load during the paused upgrade: {result.line()}")
+    assert questions(paused.stderr) == [f"Upgrade {first} now?",
+                                         f"{first} upgraded. Go on with the next?"], \
+        paused.stderr
+    assert paused.rc == 1 and "Traceback" not in paused.output, paused.output
+    line = paused.stderr.strip().splitlines()[-1]
+    assert f"the operator stopped the upgrade after {first}" in line, line
+    assert "run it again" in line, line
+    after = upg.containerd()
+    assert after[first] == NEW, after
+    assert all(v == OLD for host, v in after.items() if host != first), after
+    assert healthy(upg)
+    assert all(n["Availability"] == "Active" for n in node_ls(upg.m1))
+    assert result.failed == 0 and result.sent > 0, result.as_dict()
+    assert web_running(upg) == 2
 
 
 def test_upgrade_under_load_stops_at_a_broken_node_and_resumes(upg):

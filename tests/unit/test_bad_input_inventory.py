@@ -64,6 +64,32 @@ CASES = {
         "swarm_managers:\n  hosts:\n    m1: {ansible_host: 127.0.0.11, "
         "swarm_node_labels: [a, b]}\n",
         ("host m1", "swarm_node_labels", "mapping")),
+    # swarm_security's variables: the role reads them only after the swarm is built,
+    # so swarmctl refuses them before any host changes
+    "autolock not a boolean": (
+        "swarm_managers:\n  vars: {swarm_autolock: maybe}\n  hosts:\n"
+        "    m1: {ansible_host: 127.0.0.11}\n",
+        ("host m1", "swarm_autolock='maybe' is not true or false", "true or false")),
+    "autolock without a key file": (
+        "swarm_managers:\n  vars: {swarm_autolock: true}\n  hosts:\n"
+        "    m1: {ansible_host: 127.0.0.11}\n",
+        ("host m1", "swarm_unlock_key_file is not set", "mode 0600")),
+    "key file not a path": (
+        "swarm_managers:\n  vars: {swarm_autolock: true, swarm_unlock_key_file: [a]}\n"
+        "  hosts:\n    m1: {ansible_host: 127.0.0.11}\n",
+        ("host m1", "swarm_unlock_key_file is a list", "path of a file")),
+    "cert expiry not a duration": (
+        "swarm_managers:\n  vars: {swarm_cert_expiry: ninety days}\n  hosts:\n"
+        "    m1: {ansible_host: 127.0.0.11}\n",
+        ("host m1", "swarm_cert_expiry='ninety days' is not a duration", "2160h")),
+    "cert expiry under an hour": (
+        "swarm_managers:\n  vars: {swarm_cert_expiry: 30m}\n  hosts:\n"
+        "    m1: {ansible_host: 127.0.0.11}\n",
+        ("host m1", "shorter than 1h", "1h or more")),
+    "unknown token rotation policy": (
+        "swarm_managers:\n  vars: {swarm_rotate_join_tokens: always}\n  hosts:\n"
+        "    m1: {ansible_host: 127.0.0.11}\n",
+        ("host m1", "swarm_rotate_join_tokens='always'", "after_join", "never")),
     "unknown key in a group": (
         "swarm_managers:\n  host:\n    m1: {ansible_host: 127.0.0.11}\n",
         ("group swarm_managers", "unknown key 'host'", "hosts, vars and children")),

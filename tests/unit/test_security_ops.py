@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,52 @@ def test_status_check_refuses_a_bad_cert_expiry_in_the_inventory(tmp_path):
                     "    swarm_managers:\n      hosts:\n        m1: {ansible_host: 10.0.0.11}\n")
     cli = swarmctl("status", "-i", str(path), "--check")
     assert_refused(cli, 2, "swarm_cert_expiry", "2160h")
+
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEISECRETKEYBODY\n-----END EC PRIVATE KEY-----\n"
+
+
+def test_external_ca_gives_the_files_paths_never_their_content(tmp_path):
+    cert, key = tmp_path / "ca.crt", tmp_path / "ca.key"
+    cert.write_text(CERT)
+    key.write_text(KEY)
+    assert security.external_ca("ca", None, None) == {}
+    got = security.external_ca("ca", cert, key)
+    assert got == {"swarm_security_ca_cert_file": str(cert.resolve()),
+                   "swarm_security_ca_key_file": str(key.resolve())}
+    assert "SECRETKEYBODY" not in json.dumps(got)
+
+
+@pytest.mark.parametrize(("what", "cert", "key", "says"), [
+    ("ca", "ca.crt", None, "both --ca-cert FILE and --ca-key FILE"),
+    ("ca", None, "ca.key", "both --ca-cert FILE and --ca-key FILE"),
+    ("tokens", "ca.crt", "ca.key", "for `rotate ca`"),
+    ("ca", "missing.crt", "ca.key", "--ca-cert"),
+    ("ca", "ca.key", "ca.key", "not a PEM certificate"),
+    ("ca", "ca.crt", "ca.crt", "not a PEM private key"),
+])
+def test_external_ca_bad_input(tmp_path, what, cert, key, says):
+    (tmp_path / "ca.crt").write_text(CERT)
+    (tmp_path / "ca.key").write_text(KEY)
+    with pytest.raises(InputError, match=re.escape(says)) as exc:
+        security.external_ca(what, cert and tmp_path / cert, key and tmp_path / key)
+    assert "SECRETKEYBODY" not in str(exc.value)
+
+
+def test_rotate_refuses_ca_files_for_tokens_before_reading_the_inventory(tmp_path):
+    (tmp_path / "ca.crt").write_text(CERT)
+    cli = swarmctl("rotate", str(tmp_path / "no-inventory.yml"), "tokens",
+                   "--ca-cert", str(tmp_path / "ca.crt"), "--ca-key", str(tmp_path / "ca.crt"))
+    assert_refused(cli, 2, "--ca-cert and --ca-key are for `rotate ca`")
+
+
+@pytest.mark.parametrize(("value", "declared"), [("'false'", False), ("'no'", False),
+                                                 ("true", True), ("'on'", True)])
+def test_declared_autolock_reads_strings_as_ansible_does(tmp_path, value, declared):
+    # INI inventories give every value as a string: 'false' is off, not a true string
+    path = tmp_path / "inventory.yml"
+    path.write_text(f"all:\n  vars: {{swarm_autolock: {value}, swarm_unlock_key_file: k}}\n"
+                    "  children:\n    swarm_managers:\n      hosts:\n"
+                    "        m1: {ansible_host: 10.0.0.11}\n")
+    assert health_read._declared(load(path)) == (declared, None)

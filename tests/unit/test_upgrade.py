@@ -7,6 +7,9 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,3 +256,21 @@ def test_the_report_is_read_from_an_upgrade_runs_events():
         assert step.changes == "containerd 1.6.20~ds1-1+deb12u2 → 1.6.20~ds1-1+deb12u3"
         assert step.seconds is not None and step.seconds > 0
         assert step.availability == "active"
+
+
+_ASK = "from swarmctl.cli.nodes import _ask\nprint(_ask('Upgrade [b]m2[/b] now?'))\n"
+
+
+@pytest.mark.parametrize(("typed", "shown", "yes"), [
+    ("y\n", "? Upgrade [b]m2[/b] now? [y/N] y", True),
+    ("yes\n", "? Upgrade [b]m2[/b] now? [y/N] yes", True),
+    ("n\n", "? Upgrade [b]m2[/b] now? [y/N] n", False),
+    ("\n", "? Upgrade [b]m2[/b] now? [y/N] ", False),
+    ("", "? Upgrade [b]m2[/b] now? [y/N] (end of input: no)", False),
+])
+def test_the_upgrade_question_shows_its_choices_and_echoes_a_piped_answer(typed, shown, yes):
+    proc = subprocess.run([sys.executable, "-c", _ASK], input=typed, capture_output=True,
+                          text=True, cwd=REPO, timeout=60, check=True,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert proc.stderr.rstrip() == shown.rstrip()
+    assert proc.stdout.strip() == str(yes)

@@ -47,6 +47,12 @@ def _run(tmp_path: Path, managers: dict, workers: dict | None = None,
     ({"m1": {"swarm_node_labels": ["a"]}}, None, None, "must be a mapping of label: value"),
     ({"m1": {"swarm_advertise_addr": "nope"}}, None, None, "swarm_advertise_addr is not an IP"),
     ({"m1": {"swarm_advertise_network": "nope"}}, None, None, "write it in CIDR notation"),
+    ({"m1": {"swarm_autolock": "maybe"}}, None, None, "swarm_autolock is not true or false"),
+    ({"m1": {"swarm_autolock": True}}, None, None, "swarm_unlock_key_file is not set"),
+    ({"m1": {"swarm_autolock": "yes", "swarm_unlock_key_file": ""}}, None, None,
+     "swarm_unlock_key_file is not set"),
+    ({"m1": {"swarm_rotate_join_tokens": "always"}}, None, None,
+     "swarm_rotate_join_tokens is not a policy"),
     ({"m1": {}, "m2": {}}, None, {"swarm_validate_strict_quorum": True},
      "2 managers: an even count"),
 ])
@@ -57,5 +63,7 @@ def test_each_mistake_is_refused_with_its_message(tmp_path, managers, workers, e
 
 
 def test_a_valid_inventory_passes(tmp_path):
-    rc, msg = _run(tmp_path, {"m1": {}, "m2": {}, "m3": {}}, {"w1": {"swarm_node_labels": {"a": 1}}})
+    rc, msg = _run(tmp_path, {"m1": {}, "m2": {}, "m3": {}}, {"w1": {"swarm_node_labels": {"a": 1}}},
+                   {"swarm_autolock": True, "swarm_unlock_key_file": "unlock.key",
+                    "swarm_rotate_join_tokens": "after_join"})
     assert (rc, msg) == (0, "")
