@@ -7,7 +7,7 @@ LAB ?= demo
 DISTRO ?= bookworm
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo demo-down test lint sanity unit e2e drill molecule bench venv engine clean
+.PHONY: demo demo-down test lint sanity unit e2e drill faults molecule bench venv engine clean
 
 ## demo: venv + install + Docker engine + a lab of 3 managers and 2 workers, provisioned
 demo: venv engine
@@ -21,7 +21,7 @@ demo-down: venv
 
 ## test: lint, ansible-test sanity, unit and end-to-end tests on lab nodes, Molecule
 test: venv engine lint sanity
-	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra tests
+	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m "not faults_long" tests
 	$(MAKE) molecule
 
 lint: venv
@@ -37,11 +37,15 @@ unit: venv
 	$(BIN)/pytest -ra tests/unit
 
 e2e: venv engine
-	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m "e2e and not drill" tests
+	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m "e2e and not drill and not faults_long" tests
 
 ## drill: the disaster-recovery drill (backup, recover, restore on one lab; ~12 min)
 drill: venv engine
 	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m drill tests/e2e/test_recovery.py -x
+
+## faults: every fault scenario (interrupted runs, faults under load on one lab; ~12 min)
+faults: venv engine
+	SWARMCTL_TEST_INSTALLED=1 $(BIN)/pytest -ra -m faults tests/e2e/test_faults.py tests/e2e/test_faults_swarm.py
 
 ## molecule: Molecule scenarios (MOLECULE_SCENARIOS, default: default services) on MOLECULE_DISTRO nodes
 ## (the `upgrade` scenario is left out of the default for CI's time budget:

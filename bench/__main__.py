@@ -4,6 +4,7 @@
     python -m bench scale --nodes 5,10,20,40   # provision time by node count
     python -m bench startup                    # `swarmctl --help` start-up time
     python -m bench upgrade [--workers 1]      # rolling engine upgrade under load
+    python -m bench faults [--only a,b]        # faults injected into one lab under load
     python -m bench all                        # the three above (scale stops at 20)
     python -m bench                            # same as `all` (what `make bench` runs)
 
@@ -303,10 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--no-deploy", action="store_true")
     a.add_argument("--nodes", default="5,10,20")
     a.add_argument("--runs", type=int, default=10)
-    from bench import autoscale, upgrade
+    from bench import autoscale, faults, upgrade
 
     upgrade.add_parser(sub)
     autoscale.add_parser(sub)
+    faults.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command is None:  # `python -m bench` (`make bench`): everything, defaults
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "all"])
@@ -321,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         save("upgrade", upgrade.bench_upgrade(args), args.results)
     if args.command == "autoscale":
         save("autoscale", autoscale.bench_autoscale(args), args.results)
+    if args.command == "faults":
+        save("faults", faults.bench_faults(args), args.results)
     if args.command in ("scale", "all"):
         if args.command == "all":
             args.rounds, args.reruns, args.with_baseline = 1, 1, False

@@ -140,4 +140,26 @@ def render(doc: dict[str, Any]) -> str:
                 f"{r['second_run_seconds']:.0f} s, changed {r['second_run_changed']} | "
                 f"{r['load_before']:.0f}-{r['load_after']:.0f} |")
         lines.append("")
+    f = doc.get("faults")
+    if f:
+        lines += [
+            "## Faults under load",
+            "",
+            f"Measured {f['date']}: `python -m bench faults` on one {f['nodes']} lab "
+            f"(seed {f['seed']}; my-web in host mode, bench.load on every node's 8080, "
+            f"a request every {f['interval']} s, {f['timeout']} s timeout per node).",
+            "",
+            "| scenario | requests sent | failed | longest gap | healthy after | lost | "
+            "checks | figures |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        from bench.faults import key_figure, lost_text
+
+        for r in f.get("scenarios", []):
+            healthy = "-" if r["time_to_healthy"] is None else f"{r['time_to_healthy']:.0f} s"
+            lines.append(
+                f"| {r['scenario']} | {r['sent']} | {r['failed']} | {r['longest_gap']:.2f} s | "
+                f"{healthy} | {lost_text(r['lost'])} | {'ok' if r['ok'] else 'FAILED'} | "
+                f"{key_figure(r)} |")
+        lines.append("")
     return "\n".join(lines)

@@ -5,7 +5,6 @@ The tests run in file order and each leaves the swarm healthy for the next."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
