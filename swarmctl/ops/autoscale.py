@@ -40,7 +40,7 @@ def tag() -> str:
     """The image tag: changes whenever a file of the image changes."""
     h = hashlib.sha256()
     for name, data in sorted(_files().items()):
-        h.update(name.encode() + b"\0" + data + b"\0")
+        h.update(b"\0".join((name.encode(), data, b"")))
     return f"{REPO}:{h.hexdigest()[:12]}"
 
 
