@@ -5,6 +5,7 @@ The tests run in file order and each leaves the swarm healthy for the next."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -299,8 +300,10 @@ def test_rotate_waits_for_the_swarms_lock_and_changes_nothing(lab, secure):
 def test_rotate_tokens_old_token_refused_new_host_joins(lab, secure):
     m1, w1 = _c(lab, "m1"), _c(lab, "w1")
     old = _token(lab)
+    settings = _settings(lab)
     cli = swarmctl("rotate", str(secure), "tokens")
     assert cli.rc == 0, cli.output
+    assert _settings(lab) == settings, "rotating the tokens changed the swarm's settings"
     leaked = old in cli.output
     assert not leaked, "the old token is in the output"
     rotated = node_exec(m1, "docker", "swarm", "join-token", "-q", "worker").strip() != old
@@ -408,18 +411,41 @@ def test_rotate_ca_to_an_external_ca(lab, secure, web, tmp_path):
     assert _check(secure).rc == 0
 
 
+def _settings(lab) -> tuple[str, str]:
+    """The swarm's spec but for autolock, and its trust root (no secret in either)."""
+    spec = json.loads(node_exec(_c(lab, "m1"), "docker", "info", "--format",
+                                "{{json .Swarm.Cluster.Spec}}"))
+    spec.pop("EncryptionConfig", None)
+    root = node_exec(_c(lab, "m1"), "docker", "info", "--format",
+                     "{{.Swarm.Cluster.TLSInfo.TrustRoot}}")
+    return json.dumps(spec, sort_keys=True), root
+
+
+def _token_secrets(lab) -> tuple[str, ...]:
+    """Digests of both join tokens (a failure never prints a live token)."""
+    return tuple(hashlib.sha256(_token(lab, r).encode()).hexdigest()
+                 for r in ("worker", "manager"))
+
+
 def test_autolock_off(lab, secure):
-    # (whether swarm_rotate_join_tokens: after_join leaves the tokens alone in a run
-    # where nobody joins is not proven here: right after the external-CA rotation of
-    # the test before, swarm itself issues new tokens)
-    off = _with(secure, "off.yml", swarm_autolock=False)
+    # after_join as well: no host joins in this run, so the tokens stay. The swarm runs on
+    # the external CA of the test before, with its ForceRotate counter past 0: an update
+    # that sent the counter back as 0 (docker_swarm does, unless told) would start a
+    # rotation to a new CA the swarm generates, with new join tokens.
+    off = _with(secure, "off.yml", swarm_autolock=False, swarm_rotate_join_tokens="after_join")
     cluster = cluster_id(_c(lab, "m1"))
+    settings, tokens = _settings(lab), _token_secrets(lab)
+    assert '"ForceRotate":' in settings[0], settings[0]
     cli = swarmctl("provision", str(off))
     assert cli.rc == 0, cli.output
     assert cluster_id(_c(lab, "m1")) == cluster
     m1 = _c(lab, "m1")
     assert node_exec(m1, "docker", "info", "--format",
                      "{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}").strip() == "false"
+    after = _settings(lab)
+    assert after[0] == settings[0], "the swarm's other settings changed"
+    assert after[1] == settings[1], "the root CA changed"
+    assert _token_secrets(lab) == tokens, "the join tokens changed in a run where nobody joined"
     m2 = _c(lab, "m2")
     _restart_docker(m2)
     _wait(lambda: _state(m2) == "active", "m2 active after a restart without autolock")
