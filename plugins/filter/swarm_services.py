@@ -14,6 +14,9 @@ import re
 
 AUTOSCALE_LABEL = "io.swarmctl.autoscale"
 AUTOSCALE_LAST_LABEL = "io.swarmctl.autoscale.last"
+# Every service deployed from a spec carries it: `deploy --prune` removes only services
+# with it that the spec no longer declares (never one swarmctl did not create).
+MANAGED_LABEL = "io.swarmctl.managed"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -100,14 +103,14 @@ def swarm_services_module_args(svc, default_failure_action="rollback", live=None
                 "working_dir", "hostname", "stop_grace_period", "stop_signal"):
         if svc.get(key) not in (None, {}, []):
             args[key] = svc[key]
+    labels = dict(svc.get("labels") or {})
+    labels[MANAGED_LABEL] = "true"
     if svc.get("autoscale"):
-        labels = dict(svc.get("labels") or {})
         labels[AUTOSCALE_LABEL] = autoscale_policy(svc["autoscale"])
         if live and live.get("autoscale_last"):
             labels[AUTOSCALE_LAST_LABEL] = live["autoscale_last"]
-        args["labels"] = labels
-    elif live and live.get("autoscaled"):
-        args["labels"] = dict(svc.get("labels") or {})  # the policy was dropped: remove it
+    # (a policy dropped from the spec: its labels go, as labels are set whole)
+    args["labels"] = labels
     if svc.get("env"):
         args["env"] = {str(k): _env_value(v) for k, v in svc["env"].items()}
     if svc.get("publish"):

@@ -89,6 +89,12 @@ ipsec:
   description: Whether the kernel has ESP and AES-GCM, which encrypted overlay networks need.
   returned: phase=snapshot
   type: bool
+undeclared:
+  description: Names of the services this collection deployed (they carry the label
+    C(io.swarmctl.managed)) that are neither in O(services) nor in a stack of O(stacks),
+    sorted (snapshot phase). A service created by other means never carries the label.
+  returned: phase=snapshot
+  type: list
 kernel_warnings:
   description: What the declared services and networks need that this kernel lacks
     (IPVS for ingress ports, IPsec for encrypted networks), one sentence each with the
@@ -338,6 +344,22 @@ def _no_answer(exc):
 
 AUTOSCALE_LABEL = "io.swarmctl.autoscale"
 AUTOSCALE_LAST_LABEL = "io.swarmctl.autoscale.last"
+MANAGED_LABEL = "io.swarmctl.managed"
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+def undeclared(services, declared):
+    """The names of the live services that carry the ownership label and are not in
+    `declared`, sorted; a stack's services belong to the stack (never listed)."""
+    out = []
+    for svc in services:
+        spec = svc.get("Spec") or {}
+        labels = spec.get("Labels") or {}
+        name = spec.get("Name", "")
+        if labels.get(MANAGED_LABEL) == "true" and STACK_LABEL not in labels \
+                and name not in declared:
+            out.append(name)
+    return sorted(out)
 
 
 def snapshot_entry(svc):
@@ -424,17 +446,19 @@ def main():
         if problem:
             module.fail_json(msg=problem, manager_problem=True)
         snap = {}
-        for name in all_names():
+        declared = all_names()
+        for name in declared:
             svc = obs.service(name)
             if svc is not None:
                 snap[name] = snapshot_entry(svc)
+        owned = undeclared(api.services(filters={"label": MANAGED_LABEL}), set(declared))
         ipvs, ipsec = _ipvs(), _ipsec()
         warnings = kernel_warnings(platform.node(), ipvs, ipsec, p["ingress_ports"],
                                    p["encrypted_networks"])
         for warning in warnings:
             module.warn(warning)
         module.exit_json(changed=False, snapshot=snap, ipvs=ipvs, ipsec=ipsec,
-                         kernel_warnings=warnings)
+                         kernel_warnings=warnings, undeclared=owned)
     if module.check_mode:
         module.exit_json(changed=False, services=[], skipped=True)
 

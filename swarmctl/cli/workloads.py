@@ -33,6 +33,10 @@ def deploy(
     inventory: InventoryOpt,
     timeout: Annotated[int, typer.Option(
         "--timeout", help="Seconds to wait for the services to converge.")] = 300,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Also remove the services deployed from a spec that this spec no "
+        "longer declares (after the declared ones converged). Services created by other "
+        "means are never touched.")] = False,
     verbose: VerboseOpt = 0,
     lock_wait: LockWaitOpt = 0,
     extra_vars: ExtraVarsOpt = None,
@@ -48,7 +52,9 @@ def deploy(
     otherwise, nothing changed), and waits until every service has converged.
     An update that fails is rolled back by swarm: the old version keeps
     serving and deploy exits 1 naming the service. A re-run without changes
-    changes nothing and restarts no task. One run at a time per swarm: another
+    changes nothing and restarts no task. Every service deployed from a spec
+    carries the label io.swarmctl.managed: one that the spec no longer declares
+    is listed and kept, or removed with --prune. One run at a time per swarm: another
     run's lock makes it wait (--lock-wait) or refuse (exit 5).
     """
     from swarmctl.cli import report
@@ -60,9 +66,17 @@ def deploy(
     started = time.monotonic()
     with lock.held(inv, "deploy", wait=lock_wait, warn=warn):
         done = services.deploy(inv, spec_file, verbosity=verbose, console=err,
-                               timeout=timeout)
+                               timeout=timeout, prune=prune)
     for warning in done.warnings:
         err.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
+    for name in done.undeclared:
+        if done.pruned:
+            out.print(f"[red]-[/] removed service {lit(name)}: deployed from a spec, no "
+                      "longer declared", soft_wrap=True)
+        else:
+            err.print(f"[yellow]warning:[/] service {lit(name)} was deployed from a spec "
+                      "and this one does not declare it: kept (deploy --prune removes it)",
+                      soft_wrap=True)
     if done.services:
         report.print_services(out, done.statuses())
     kinds = ", ".join(f"{len(getattr(spec, k))} {k}" for k in specmod.KINDS

@@ -11,7 +11,7 @@ until the services converged and reports updates that rolled back.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ class Deployed:
     result: RunResult
     services: list[dict[str, Any]]
     warnings: list[str]
+    # services deployed from a spec (ownership label) that this spec does not declare:
+    # removed when `pruned`, else kept
+    undeclared: list[str] = field(default_factory=list)
+    pruned: bool = False
 
     @property
     def changed(self) -> int:
@@ -97,14 +101,17 @@ def _refusal(result: RunResult, manager: Host) -> str | None:
 
 
 def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Console,
-           timeout: int = 300) -> Deployed:
-    """Converge the cluster to the spec. RunError when it fails or does not converge."""
+           timeout: int = 300, prune: bool = False) -> Deployed:
+    """Converge the cluster to the spec; with `prune`, then remove the services deployed
+    from a spec that this one no longer declares. RunError when it fails or does not
+    converge (nothing is pruned then)."""
     spec = specmod.load(spec_path)  # validate before anything is applied
     manager = remote.first_reachable_manager(inv)
     extravars: dict[str, Any] = {
         "swarm_services_spec_file": str(spec_path.resolve()),
         "swarm_services_manager": manager.name,
         "swarm_services_wait_timeout": timeout,
+        "swarm_services_prune": prune,
     }
     if spec.autoscaled():
         given = spec.autoscaler.image if spec.autoscaler else None
@@ -148,7 +155,9 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
                     f"{inv.path} IMAGE`, or push it to a registry they can pull from")
         raise RunError(f"{head}{msg}; details in {result.run_dir}")
     raise_for_failures(result, "deploy")
-    return Deployed(result, services, warnings)
+    snap = _converge(result, "snapshot")
+    undeclared = list(snap[0].res.get("undeclared") or []) if snap else []
+    return Deployed(result, services, warnings, undeclared, prune)
 
 
 # --------------------------------------------------------------------------- status

@@ -367,6 +367,47 @@ stacks:
     assert {t["ID"] for t in running_tasks(cluster.leader, "svcstack_web")} == before
 
 
+def _exists(manager: str, name: str) -> bool:
+    return node_exec(manager, "docker", "service", "inspect", name, check=False).strip() \
+        not in ("", "[]")
+
+
+def test_prune_removes_only_the_services_a_spec_deployed(on_cluster, tmp_path):
+    """A service dropped from the spec is kept and named without --prune, removed with
+    it; a service created by hand is never touched; the re-run after it changes nothing."""
+    cluster, created = on_cluster
+    manager = cluster.lab.managers[0].name
+    created["service"] += ["prune-keep", "prune-drop", "prune-foreign"]
+    node_exec(cluster.leader, "docker", "service", "create", "--detach", "--name",
+              "prune-foreign", "--replicas", "1", "my-web:v1")
+    both, one = tmp_path / "both.yml", tmp_path / "one.yml"
+    both.write_text("services:\n"
+                    "  - {name: prune-keep, image: 'my-web:v1', replicas: 1}\n"
+                    "  - {name: prune-drop, image: 'my-web:v1', replicas: 1}\n")
+    one.write_text("services:\n  - {name: prune-keep, image: 'my-web:v1', replicas: 1}\n")
+    first = deploy(cluster.inventory, both)
+    assert first.rc == 0, first.output
+    labels = service(cluster.leader, "prune-drop")["Spec"]["Labels"]
+    assert labels.get("io.swarmctl.managed") == "true", labels
+
+    kept = deploy(cluster.inventory, one)
+    assert kept.rc == 0, kept.output
+    flat = " ".join(kept.output.split())
+    assert "service prune-drop was deployed from a spec" in flat and "kept" in flat, flat
+    assert "prune-foreign" not in flat
+    assert_no_changes(kept.output, manager)
+    assert _exists(cluster.leader, "prune-drop")
+
+    pruned = swarmctl("deploy", "-i", str(cluster.inventory), str(one), "--prune")
+    assert pruned.rc == 0, pruned.output
+    assert "removed service prune-drop" in " ".join(pruned.output.split())
+    assert not _exists(cluster.leader, "prune-drop")
+    assert _exists(cluster.leader, "prune-keep") and _exists(cluster.leader, "prune-foreign")
+    again = swarmctl("deploy", "-i", str(cluster.inventory), str(one), "--prune")
+    assert again.rc == 0, again.output
+    assert_no_changes(again.output, manager)
+
+
 def _try_get(address: str, port: int) -> str:
     try:
         return http_get(address, port)

@@ -174,9 +174,9 @@ def test_dropping_autoscale_removes_the_policy_and_restores_replicas():
     f = _filters().swarm_services_module_args
     live = {"replicas": 4, "autoscaled": True, "autoscale_last": "{}"}
     args = f({"name": "w", "image": "x", "replicas": 2}, live=live)
-    assert args["replicas"] == 2 and args["labels"] == {}
+    assert args["replicas"] == 2 and args["labels"] == {"io.swarmctl.managed": "true"}
     plain = f({"name": "w", "image": "x"}, live={"replicas": 1, "autoscaled": False})
-    assert "labels" not in plain
+    assert plain["labels"] == {"io.swarmctl.managed": "true"}
 
 
 # --------------------------------------------------------------------------- the spec
