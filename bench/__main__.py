@@ -76,7 +76,7 @@ def deploy_available() -> bool:
     if not SPEC.exists():
         return False
     try:
-        import swarmctl.services_cli  # noqa: F401
+        import swarmctl.cli.workloads  # noqa: F401
     except ImportError:
         return False
     have = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True,

@@ -123,19 +123,21 @@ def render(doc: dict[str, Any]) -> str:
         lines += [
             "## Rolling engine upgrade under load",
             "",
-            f"Measured {u['date']}: `python -m bench upgrade` (containerd "
+            "`python -m bench upgrade [--workers N]` (containerd "
             "1.6.20~ds1-1+deb12u2 → deb12u3, my-web 2 replicas in host mode, bench.load on "
-            "every node's 8080).",
+            "every node's 8080); the latest run of each lab shape.",
             "",
-            "| lab | requests sent | failed | longest gap | upgrade | per node (drain → "
-            "restore) | leader changes | second run | load |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| lab | measured | requests sent | failed | longest gap | upgrade | per node "
+            "(drain → restore) | leader changes | second run | load |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in u.get("rounds", []):
             per = ", ".join(f"{h.rsplit('-', 1)[-1]} {v:.0f} s" for h, v in r["per_node"].items()
                             if v is not None)
+            when = r.get("date", u["date"]) + (f", {r['commit']}" if r.get("commit") else "")
             lines.append(
-                f"| {r['nodes']} | {r['sent']} | {r['failed']} | {r['longest_gap']:.2f} s | "
+                f"| {r['nodes']} | {when} | {r['sent']} | {r['failed']} | "
+                f"{r['longest_gap']:.2f} s | "
                 f"{r['upgrade_seconds']:.0f} s | {per} | {r['leader_changes']} | "
                 f"{r['second_run_seconds']:.0f} s, changed {r['second_run_changed']} | "
                 f"{r['load_before']:.0f}-{r['load_after']:.0f} |")

@@ -11,6 +11,9 @@ moving to the next node when one does not answer. Prints requests sent and faile
 the longest gap without an answer, the upgrade's wall time, each node's time from
 drain to restore, and how often the leader changed; then a second run (changes
 expected: 0). The lab is removed afterwards (BENCH_KEEP_LABS=1 keeps it).
+
+The results keep one row per lab shape: a run replaces the rows of its shape (3+2, say)
+and keeps the others (3+1), each with the date and commit it was measured at.
 """
 
 from __future__ import annotations
@@ -111,13 +114,24 @@ def print_round(fig: dict[str, Any]) -> None:
     print(f"  second run {fig['second_run_seconds']:.1f}s, changed {fig['second_run_changed']}")
 
 
+def earlier_rounds(results: Path, nodes: str) -> list[dict[str, Any]]:
+    """The saved rounds of other lab shapes than `nodes`, each with its date."""
+    try:
+        saved = json.loads((results / "latest.json").read_text()).get("upgrade") or {}
+    except (OSError, ValueError):
+        return []
+    return [{"date": saved.get("date"), **r} for r in saved.get("rounds", [])
+            if r.get("nodes") != nodes]
+
+
 def bench_upgrade(args: argparse.Namespace) -> dict[str, Any]:
-    rounds = []
+    rounds = earlier_rounds(args.results, f"{args.managers}+{args.workers}")
+    machine = facts.machine()
     for i in range(args.rounds):
         fig = upgrade_round(f"{args.prefix}-upg{i}", args.managers, args.workers,
                             args.interval)
         print_round(fig)
-        rounds.append(fig)
+        rounds.append({"date": machine["date"], "commit": machine["git_commit"], **fig})
     return {"rounds": rounds}
 
 

@@ -86,3 +86,23 @@ def test_report_renders_every_section_it_has():
     assert "changed = 0" in text
     assert "| `swarmctl --help`, wall | 300 ms (250-400, n=10) |" in text
     assert "Scale" not in text
+
+
+def test_upgrade_rows_of_other_lab_shapes_are_kept_with_their_date(tmp_path):
+    from bench import upgrade
+
+    row = {"nodes": "3+1", "load_before": 4.6, "upgrade_seconds": 59.5, "sent": 1026,
+           "failed": 0, "longest_gap": 0.32, "leader_changes": 1,
+           "per_node": {"lab-m2": 10.7, "lab-w1": 7.4}, "second_run_seconds": 10.0,
+           "second_run_changed": 0, "load_after": 10.0}
+    (tmp_path / "latest.json").write_text(json.dumps(
+        {"upgrade": {"date": "2026-12-01 23:42 UTC", "rounds": [row]}}))
+    assert upgrade.earlier_rounds(tmp_path, "3+2") == [{"date": "2026-12-01 23:42 UTC", **row}]
+    assert upgrade.earlier_rounds(tmp_path, "3+1") == []
+    assert upgrade.earlier_rounds(tmp_path / "none", "3+2") == []
+    new = {**row, "nodes": "3+2", "date": "2026-12-03 09:00 UTC", "commit": "abc1234"}
+    text = report.render({"machine": {}, "upgrade": {
+        "date": "2026-12-03 09:00 UTC",
+        "rounds": [*upgrade.earlier_rounds(tmp_path, "3+2"), new]}})
+    assert "| 3+1 | 2026-12-01 23:42 UTC | 1026 | 0 | 0.32 s | 60 s | m2 11 s, w1 7 s |" in text
+    assert "| 3+2 | 2026-12-03 09:00 UTC, abc1234 | 1026 |" in text
