@@ -161,11 +161,93 @@ def swarm_services_autoscaled(services):
     return [s["name"] for s in services or [] if s.get("autoscale")]
 
 
+# --------------------------------------------------------------------------- changes
+
+# (kind shown, key of the registered results): the order a deploy makes them in
+_REGISTERED = (("network", "networks"), ("secret", "secrets"), ("config", "configs"),
+               ("service", "services"), ("service", "autoscaler"), ("service", "prune"))
+_SERVICE_ACTIONS = {"Service created": "create", "Service updated": "update",
+                    "Service forcefully updated": "update", "Service rebuilt": "re-create",
+                    "Service removed": "remove"}
+
+
+def _item_name(result):
+    item = result.get("item")
+    if isinstance(item, dict):
+        return str(item.get("name", ""))
+    if isinstance(item, str):
+        return item
+    return str(result.get("swarmctl_name", ""))
+
+
+def swarm_services_changes(registered, before=None, deferred=None):
+    """What a deploy changed, or in check mode would change, by name and never by value:
+    a list of {kind, name, action (create, update, re-create, remove), fields}.
+
+    `registered`: the role's registered results per key of _REGISTERED (a loop's result,
+    or a list of single results that carry `swarmctl_name`, and `swarmctl_kind` when it
+    is not the key's kind); `before`: the snapshot
+    phase's result (which networks, secrets and configs existed); `deferred`: names of
+    services that a check-mode run could not ask docker_swarm_service about, because they
+    use a network, secret or config that this run creates (the module would look it up):
+    such a service is created, or updated to use the new object."""
+    before = before or {}
+    live = before.get("snapshot") or {}
+    existing = before.get("existing") or {}
+    out = []
+    for default_kind, key in _REGISTERED:
+        reg = (registered or {}).get(key)
+        if not reg:
+            continue
+        items = reg if isinstance(reg, list) else reg.get("results", [reg])
+        for r in items:
+            if not isinstance(r, dict) or not r.get("changed") or r.get("skipped"):
+                continue
+            name = _item_name(r)
+            kind = r.get("swarmctl_kind") or default_kind
+            if kind == "service":
+                action = _SERVICE_ACTIONS.get(str(r.get("msg", "")), "update")
+                fields = sorted(str(f) for f in r.get("changes") or []) \
+                    if action in ("update", "re-create") else []
+            elif name in (existing.get(kind) or []):
+                action, fields = "update", ["data"] if kind in ("secret", "config") else []
+            else:
+                action, fields = "create", []
+            out.append(dict(kind=kind, name=name, action=action, fields=fields))
+    for name in deferred or []:
+        out.append(dict(kind="service", name=name,
+                        action="update" if name in live else "create",
+                        fields=["uses an object this run creates"] if name in live else []))
+    return out
+
+
+def swarm_services_deferred(services, before, check_mode):
+    """In check mode, the declared services that use a network, secret or config that
+    does not exist yet (docker_swarm_service would fail looking it up); else none."""
+    if not check_mode:
+        return []
+    existing = (before or {}).get("existing") or {}
+    out = []
+    for svc in services or []:
+        needs = {"network": [n if isinstance(n, str) else n.get("name") for n in
+                             svc.get("networks") or []],
+                 "secret": [r if isinstance(r, str) else r.get("name") for r in
+                            svc.get("secrets") or []],
+                 "config": [r if isinstance(r, str) else r.get("name") for r in
+                            svc.get("configs") or []]}
+        if any(n not in (existing.get(kind) or []) for kind, names in needs.items()
+               for n in names):
+            out.append(svc["name"])
+    return out
+
+
 class FilterModule:
     def filters(self):
         return {
             "swarm_services_module_args": swarm_services_module_args,
             "swarm_services_managed": swarm_services_managed,
+            "swarm_services_changes": swarm_services_changes,
+            "swarm_services_deferred": swarm_services_deferred,
             "swarm_services_autoscaled": swarm_services_autoscaled,
             "swarm_services_seconds": seconds,
         }

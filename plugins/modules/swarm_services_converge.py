@@ -89,6 +89,12 @@ ipsec:
   description: Whether the kernel has ESP and AES-GCM, which encrypted overlay networks need.
   returned: phase=snapshot
   type: bool
+existing:
+  description: The names of the swarm's networks, secrets and configs (keys network,
+    secret, config), to tell an object a deploy creates from one it updates (snapshot
+    phase); names only, no secret's content is read.
+  returned: phase=snapshot
+  type: dict
 undeclared:
   description: Names of the services this collection deployed (they carry the label
     C(io.swarmctl.managed)) that are neither in O(services) nor in a stack of O(stacks),
@@ -452,13 +458,16 @@ def main():
             if svc is not None:
                 snap[name] = snapshot_entry(svc)
         owned = undeclared(api.services(filters={"label": MANAGED_LABEL}), set(declared))
+        existing = dict(network=sorted(n.get("Name", "") for n in api.networks()),
+                        secret=sorted(x["Spec"]["Name"] for x in api.secrets()),
+                        config=sorted(x["Spec"]["Name"] for x in api.configs()))
         ipvs, ipsec = _ipvs(), _ipsec()
         warnings = kernel_warnings(platform.node(), ipvs, ipsec, p["ingress_ports"],
                                    p["encrypted_networks"])
         for warning in warnings:
             module.warn(warning)
         module.exit_json(changed=False, snapshot=snap, ipvs=ipvs, ipsec=ipsec,
-                         kernel_warnings=warnings, undeclared=owned)
+                         kernel_warnings=warnings, undeclared=owned, existing=existing)
     if module.check_mode:
         module.exit_json(changed=False, services=[], skipped=True)
 

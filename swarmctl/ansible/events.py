@@ -28,6 +28,7 @@ COLLECTION = "swarmctl.swarm"
 # set_stats kinds the CLI reads, and who publishes them.
 KINDS = {
     "checks_done": "playbooks/provision.yml (the gate play, before the gate waits)",
+    "services_changes": "roles/swarm_services (main.yml: what a deploy changed, or would)",
     "nodes": "roles/swarm_verify (the node list it waited on)",
     "engine_upgraded": "roles/docker_engine (tasks/upgrade.yml: the packages a host upgraded)",
     "question": "roles/swarm_upgrade (tasks/ask.yml: ask the operator, then wait)",

@@ -259,8 +259,10 @@ def run_playbook(
     limit: str | None = None,
     forks: int = 5,
     on_event: EventHandler | None = None,
+    check: bool = False,
 ) -> RunResult:
-    """Run one of swarmctl's playbooks against an inventory and collect its events."""
+    """Run one of swarmctl's playbooks against an inventory and collect its events
+    (`check`: in Ansible's check mode, which changes nothing)."""
     import ansible_runner  # heavy import: keep it off the CLI's start-up path
 
     from swarmctl.ansible import vault
@@ -274,6 +276,8 @@ def run_playbook(
         sources = [str(p.resolve()) for p in _options.inventory]
     cmdline = [arg for ev in _options.extra_vars for arg in ("-e", ev)]
     cmdline += vault.options().cmdline()
+    if check:
+        cmdline.append("--check")
     events: list[dict[str, Any]] = []
 
     def handler(event: dict[str, Any]) -> bool:

@@ -1,9 +1,11 @@
-"""The `plan` verb: what `provision` would change in the swarm's membership."""
+"""The `plan` verb: what `provision` would change in the swarm's membership and, given a
+services spec, what `deploy` would change in its services."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +20,7 @@ from swarmctl.cli.options import (
     VaultPasswordFileOpt,
     load_inventory,
 )
-from swarmctl.console import out, warn
+from swarmctl.console import err, out, warn
 
 # Exit code of a plan with changes (like `terraform plan -detailed-exitcode`).
 EXIT_CHANGES = 4
@@ -26,6 +28,10 @@ EXIT_CHANGES = 4
 
 def plan(
     inventory: InventoryArg,
+    spec_file: Annotated[Path | None, typer.Argument(
+        help="A services spec: also show what `deploy` would change (networks, secrets, "
+        "configs, services; with --prune the services it would remove).",
+        show_default=False)] = None,
     prune: PruneOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
     more: MoreInventoriesOpt = None,
@@ -48,6 +54,13 @@ def plan(
     managers at once, or a swarm that lost quorum) is refused with the
     reason.
 
+    With SPEC, the services too: `deploy`'s own playbook runs in Ansible's
+    check mode from a manager (the same modules decide what differs; nothing
+    is changed): each network, secret, config and service to create, update
+    (with the fields that differ) or, with --prune, remove; services deployed
+    from a spec that SPEC no longer declares are listed as kept without it.
+    Stacks are not planned (`docker stack deploy` has no dry run).
+
     Exit 0: nothing to do; 4: there are changes; 2: bad input or a plan
     refused as unsafe; 3: a host cannot be read, or quorum is lost.
     """
@@ -56,17 +69,32 @@ def plan(
 
     inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
                          ask_vault_pass, vault_id)
+    if spec_file is not None:
+        from swarmctl.models import spec as specmod
+
+        specmod.load(spec_file)  # a bad spec: one line, before any host is read
     for warning in inv.warnings():
         warn(warning)
     the_plan = membership.compute(inv, prune=prune)
-    if as_json:
-        print(json.dumps(membership.as_json(the_plan), indent=2, ensure_ascii=False))
-    else:
+    if not as_json:
         report.print_plan(out, the_plan, shown=inv.warnings())
+    if as_json and (the_plan.refusals or spec_file is None):
+        print(json.dumps(membership.as_json(the_plan), indent=2, ensure_ascii=False))
     membership.refuse(the_plan)
+    services_changes = 0
+    if spec_file is not None:
+        from swarmctl.ops import services
+
+        splan = services.plan(inv, spec_file, console=err, prune=prune)
+        services_changes = len(splan.changes)
+        if as_json:
+            print(json.dumps({**membership.as_json(the_plan), "services": splan.as_json()},
+                             indent=2, ensure_ascii=False))
+        else:
+            report.print_services_plan(out, splan)
     # sys.exit, not typer.Exit: the app runs with standalone_mode=False, where click
     # returns an Exit's code instead of exiting with it.
-    sys.exit(EXIT_CHANGES if the_plan.changes else 0)
+    sys.exit(EXIT_CHANGES if the_plan.changes or services_changes else 0)
 
 
 def register(app: typer.Typer) -> None:

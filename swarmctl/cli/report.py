@@ -115,3 +115,44 @@ def print_plan(console: Console, the_plan, shown: Iterable[str] = ()) -> None:
         console.print(f"{n:d} change{lit('s' if n != 1 else '')} planned" if n
                       else "[green]✓[/] nothing to do: the swarm matches the inventory",
                       highlight=False)
+
+
+_SIGNS = {"create": "[green]+[/]", "update": "[yellow]~[/]", "re-create": "[yellow]±[/]",
+          "remove": "[red]-[/]"}
+
+
+def change_markup(change: dict) -> str:
+    """One service-side change (swarm_services_changes' shape) as a markup line."""
+    fields = [str(f) for f in change.get("fields") or []]
+    sign = _SIGNS.get(str(change.get("action")), "[yellow]~[/]")
+    what = f": {lit(', '.join(fields))}" if fields else ""
+    return (f"{sign} {lit(str(change.get('action', '')))} {lit(str(change.get('kind', '')))} "
+            f"{lit(str(change.get('name', '')))}{what}")
+
+
+def print_services_plan(console: Console, splan) -> None:
+    """A ServicesPlan (swarmctl.ops.services): what `deploy` would change."""
+    if splan.unavailable:
+        console.print(f"services: not planned: {lit(splan.unavailable)}", highlight=False,
+                      soft_wrap=True)
+        return
+    if splan.changes:
+        table = Table(title="Services plan", title_justify="left")
+        for col in ("#", "ACTION", "KIND", "NAME", "WHAT DIFFERS"):
+            table.add_column(col)
+        for i, c in enumerate(splan.changes, 1):
+            table.add_row(lit(str(i)), lit(str(c.get("action", ""))), lit(str(c.get("kind", ""))),
+                          lit(str(c.get("name", ""))),
+                          lit(", ".join(str(f) for f in c.get("fields") or [])))
+        console.print(table)
+    if not splan.prune:
+        for name in splan.undeclared:
+            console.print(f"  service {lit(name)}: deployed from a spec, not in this one: kept "
+                          "(--prune removes it)", highlight=False, soft_wrap=True)
+    for name in splan.stacks:
+        console.print(f"  stack {lit(name)}: not planned (`docker stack deploy` has no dry run; "
+                      "deploy re-applies it and restarts no unchanged task)", highlight=False,
+                      soft_wrap=True)
+    n = len(splan.changes)
+    console.print(f"{n:d} service change{lit('s' if n != 1 else '')} planned" if n
+                  else "[green]✓[/] nothing to do: the services match the spec", highlight=False)

@@ -69,11 +69,10 @@ def deploy(
                                timeout=timeout, prune=prune)
     for warning in done.warnings:
         err.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
-    for name in done.undeclared:
-        if done.pruned:
-            out.print(f"[red]-[/] removed service {lit(name)}: deployed from a spec, no "
-                      "longer declared", soft_wrap=True)
-        else:
+    for change in done.changes:
+        out.print(report.change_markup(change), highlight=False, soft_wrap=True)
+    if not done.pruned:
+        for name in done.undeclared:
             err.print(f"[yellow]warning:[/] service {lit(name)} was deployed from a spec "
                       "and this one does not declare it: kept (deploy --prune removes it)",
                       soft_wrap=True)

@@ -39,6 +39,8 @@ class Deployed:
     # removed when `pruned`, else kept
     undeclared: list[str] = field(default_factory=list)
     pruned: bool = False
+    # what the run changed, by kind and name (swarm_services_changes)
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -155,9 +157,66 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
                     f"{inv.path} IMAGE`, or push it to a registry they can pull from")
         raise RunError(f"{head}{msg}; details in {result.run_dir}")
     raise_for_failures(result, "deploy")
-    snap = _converge(result, "snapshot")
-    undeclared = list(snap[0].res.get("undeclared") or []) if snap else []
-    return Deployed(result, services, warnings, undeclared, prune)
+    published = _published_changes(result)
+    return Deployed(result, services, warnings, list(published.get("undeclared") or []),
+                    prune, list(published.get("changes") or []))
+
+
+def _published_changes(result: RunResult) -> dict[str, Any]:
+    found = events.published(result.events, "services_changes")
+    return found[-1] if found else {}
+
+
+@dataclass
+class ServicesPlan:
+    """What `deploy` would change (its playbook in check mode): `changes` as
+    swarm_services_changes lists them, `undeclared` services kept or (with prune) in
+    `changes` as removals, `stacks` not planned (docker stack deploy has no dry run);
+    `unavailable`: why no plan could be made (no swarm yet, no manager answers)."""
+
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    undeclared: list[str] = field(default_factory=list)
+    stacks: list[str] = field(default_factory=list)
+    prune: bool = False
+    unavailable: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"changes": self.changes, "kept": [] if self.prune else self.undeclared,
+                "stacks_not_planned": self.stacks, "unavailable": self.unavailable}
+
+
+def plan(inv: Inventory, spec_path: Path, *, console: Console, prune: bool = False,
+         verbosity: int = 0) -> ServicesPlan:
+    """Run the deploy's playbook in check mode from the first manager that answers:
+    the same modules decide what differs, nothing is changed, nothing is built or copied
+    (the autoscaler's image is named by its tag)."""
+    spec = specmod.load(spec_path)
+    try:
+        manager = remote.first_reachable_manager(inv)
+    except (PreflightError, RunError) as exc:
+        return ServicesPlan(prune=prune, unavailable=one_line(str(exc)))
+    extravars: dict[str, Any] = {
+        "swarm_services_spec_file": str(spec_path.resolve()),
+        "swarm_services_manager": manager.name,
+        "swarm_services_wait_timeout": 0,
+        "swarm_services_prune": prune,
+    }
+    if spec.autoscaled():
+        extravars["swarm_services_autoscaler_image"] = (
+            spec.autoscaler.image if spec.autoscaler and spec.autoscaler.image
+            else autoscale.tag())
+    with Progress(console, "planning the services", active=not verbosity) as progress:
+        result = run_playbook("services.yml", inv.path, verb="plan-services",
+                              extravars=extravars, verbosity=verbosity, on_event=progress,
+                              check=True)
+    refused = _refusal(result, manager)
+    if refused:
+        return ServicesPlan(prune=prune, unavailable=f"cannot read the services from {refused}")
+    raise_for_failures(result, "planning the services")
+    published = _published_changes(result)
+    return ServicesPlan(list(published.get("changes") or []),
+                        list(published.get("undeclared") or []),
+                        list(published.get("stacks") or []), prune)
 
 
 # --------------------------------------------------------------------------- status

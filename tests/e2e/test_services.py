@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -372,9 +373,39 @@ def _exists(manager: str, name: str) -> bool:
         not in ("", "[]")
 
 
-def test_prune_removes_only_the_services_a_spec_deployed(on_cluster, tmp_path):
-    """A service dropped from the spec is kept and named without --prune, removed with
-    it; a service created by hand is never touched; the re-run after it changes nothing."""
+_CHANGE = re.compile(r"^[+~±-] (create|update|re-create|remove) (network|secret|config|service) "
+                     r"(\S+?)(?::|$)")
+
+
+def _deployed_changes(output: str) -> list[tuple[str, str, str]]:
+    """The changes a deploy printed, as (action, kind, name)."""
+    return sorted(m.groups() for line in output.splitlines()
+                  if (m := _CHANGE.match(line.strip())))
+
+
+def _planned(cluster, spec: Path, *extra: str) -> tuple[int, dict]:
+    """`swarmctl plan INVENTORY SPEC --json`: its exit code and the services part."""
+    cli = swarmctl("plan", str(cluster.inventory), str(spec), "--json", *extra)
+    assert cli.rc in (0, 4), cli.output
+    services = json.loads(cli.stdout)["services"]
+    assert services["unavailable"] == "", services
+    return cli.rc, services
+
+
+def _as_tuples(changes: list[dict]) -> list[tuple[str, str, str]]:
+    return sorted((c["action"], c["kind"], c["name"]) for c in changes)
+
+
+def _mine(changes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Only this test's services (others deployed on the shared cluster may be pruned
+    along: --prune removes every service a spec deployed that this one lacks)."""
+    return [c for c in changes if c[2].startswith("prune-")]
+
+
+def test_plan_then_prune_removes_only_the_services_a_spec_deployed(on_cluster, tmp_path):
+    """Each deploy changes exactly what `plan INVENTORY SPEC` showed before it: services
+    created; one dropped from the spec kept and named without --prune and removed with
+    it; a service created by hand never touched; then nothing left to do."""
     cluster, created = on_cluster
     manager = cluster.lab.managers[0].name
     created["service"] += ["prune-keep", "prune-drop", "prune-foreign"]
@@ -384,25 +415,41 @@ def test_prune_removes_only_the_services_a_spec_deployed(on_cluster, tmp_path):
     both.write_text("services:\n"
                     "  - {name: prune-keep, image: 'my-web:v1', replicas: 1}\n"
                     "  - {name: prune-drop, image: 'my-web:v1', replicas: 1}\n")
-    one.write_text("services:\n  - {name: prune-keep, image: 'my-web:v1', replicas: 1}\n")
+    one.write_text("services:\n  - {name: prune-keep, image: 'my-web:v1', replicas: 2}\n")
+
+    rc, planned = _planned(cluster, both)
+    assert rc == 4 and _as_tuples(planned["changes"]) == [
+        ("create", "service", "prune-drop"), ("create", "service", "prune-keep")], planned
     first = deploy(cluster.inventory, both)
     assert first.rc == 0, first.output
+    assert _deployed_changes(first.output) == _as_tuples(planned["changes"])
     labels = service(cluster.leader, "prune-drop")["Spec"]["Labels"]
     assert labels.get("io.swarmctl.managed") == "true", labels
+    rc, planned = _planned(cluster, both)
+    assert rc == 0 and planned["changes"] == [], planned
 
+    # prune-drop dropped, prune-keep scaled: kept and named without --prune
+    rc, planned = _planned(cluster, one)
+    assert rc == 4 and "prune-drop" in planned["kept"], planned
+    assert planned["changes"] == [{"kind": "service", "name": "prune-keep", "action": "update",
+                                   "fields": ["replicas"]}]
     kept = deploy(cluster.inventory, one)
     assert kept.rc == 0, kept.output
     flat = " ".join(kept.output.split())
     assert "service prune-drop was deployed from a spec" in flat and "kept" in flat, flat
     assert "prune-foreign" not in flat
-    assert_no_changes(kept.output, manager)
+    assert _deployed_changes(kept.output) == _as_tuples(planned["changes"])
     assert _exists(cluster.leader, "prune-drop")
 
+    rc, planned = _planned(cluster, one, "--prune")
+    assert rc == 4 and _mine(_as_tuples(planned["changes"])) == [
+        ("remove", "service", "prune-drop")], planned
     pruned = swarmctl("deploy", "-i", str(cluster.inventory), str(one), "--prune")
     assert pruned.rc == 0, pruned.output
-    assert "removed service prune-drop" in " ".join(pruned.output.split())
+    assert _deployed_changes(pruned.output) == _as_tuples(planned["changes"])
     assert not _exists(cluster.leader, "prune-drop")
     assert _exists(cluster.leader, "prune-keep") and _exists(cluster.leader, "prune-foreign")
+    assert _planned(cluster, one, "--prune")[0] == 0
     again = swarmctl("deploy", "-i", str(cluster.inventory), str(one), "--prune")
     assert again.rc == 0, again.output
     assert_no_changes(again.output, manager)

@@ -50,3 +50,76 @@ def test_only_labelled_undeclared_services_outside_stacks_are_candidates(converg
     assert converge.undeclared(live, {"web"}) == ["a-worker", "old-api"]
     assert converge.undeclared(live, {"web", "old-api", "a-worker"}) == []
     assert converge.undeclared([], set()) == []
+
+
+# --------------------------------------------------------------------------- changes
+
+@pytest.fixture(scope="module")
+def filters():
+    return _load("filter", "swarm_services")
+
+
+def _loop(*results: dict) -> dict:
+    return {"changed": any(r.get("changed") for r in results), "results": list(results)}
+
+
+def test_changes_name_each_object_with_its_action_and_fields_never_a_value(filters):
+    before = {"snapshot": {"web": {"replicas": 2}},
+              "existing": {"network": ["ingress", "backend"], "secret": ["db_password"],
+                           "config": []}}
+    registered = {
+        "networks": _loop({"item": {"name": "backend"}, "changed": False},
+                          {"item": {"name": "front"}, "changed": True}),
+        "secrets": _loop({"item": {"name": "db_password", "value": "s3cret"}, "changed": True}),
+        "configs": _loop({"item": {"name": "motd", "value": "hi"}, "changed": True}),
+        "services": _loop(
+            {"item": {"name": "web"}, "changed": True, "msg": "Service updated",
+             "changes": ["replicas", "image"]},
+            {"item": {"name": "api"}, "changed": True, "msg": "Service created", "changes": []},
+            {"item": {"name": "db"}, "changed": True, "msg": "Service rebuilt",
+             "changes": ["mode"]},
+            {"item": {"name": "cache"}, "changed": False, "msg": "Service unchanged"}),
+        "autoscaler": [{"changed": True, "swarmctl_name": "as", "swarmctl_kind": "network"},
+                       {"skipped": True, "changed": False, "swarmctl_name": "as-agent"}],
+        "prune": _loop({"item": "old", "changed": True, "msg": "Service removed"}),
+    }
+    got = filters.swarm_services_changes(registered, before, ["worker"])
+    assert got == [
+        {"kind": "network", "name": "front", "action": "create", "fields": []},
+        {"kind": "secret", "name": "db_password", "action": "update", "fields": ["data"]},
+        {"kind": "config", "name": "motd", "action": "create", "fields": []},
+        {"kind": "service", "name": "web", "action": "update", "fields": ["image", "replicas"]},
+        {"kind": "service", "name": "api", "action": "create", "fields": []},
+        {"kind": "service", "name": "db", "action": "re-create", "fields": ["mode"]},
+        {"kind": "network", "name": "as", "action": "create", "fields": []},
+        {"kind": "service", "name": "old", "action": "remove", "fields": []},
+        {"kind": "service", "name": "worker", "action": "create", "fields": []},
+    ]
+    assert "s3cret" not in repr(got) and "hi" not in {f for c in got for f in c["fields"]}
+
+
+def test_nothing_registered_or_nothing_changed_is_no_change(filters):
+    assert filters.swarm_services_changes({}, None, None) == []
+    unchanged = {"services": _loop({"item": {"name": "web"}, "changed": False})}
+    assert filters.swarm_services_changes(unchanged, {}, []) == []
+
+
+def test_a_live_service_that_uses_a_new_object_is_an_update(filters):
+    before = {"snapshot": {"web": {}}}
+    got = filters.swarm_services_changes({}, before, ["web"])
+    assert got == [{"kind": "service", "name": "web", "action": "update",
+                    "fields": ["uses an object this run creates"]}]
+
+
+def test_check_mode_defers_only_services_that_use_an_object_not_there_yet(filters):
+    before = {"existing": {"network": ["backend"], "secret": ["db_password"], "config": []}}
+    services = [
+        {"name": "web", "networks": ["backend"], "secrets": ["db_password"]},
+        {"name": "api", "networks": ["front"]},
+        {"name": "app", "secrets": [{"name": "db_password", "target": "pw"}],
+         "configs": [{"name": "motd"}]},
+        {"name": "plain"},
+    ]
+    deferred = filters.swarm_services_deferred
+    assert deferred(services, before, True) == ["api", "app"]
+    assert deferred(services, before, False) == []

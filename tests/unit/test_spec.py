@@ -145,6 +145,7 @@ def test_same_port_on_other_protocol_is_fine(tmp_path):
 def test_module_args_minimal():
     args = _filter()({"name": "web", "image": "nginx"})
     assert args == {"name": "web", "image": "nginx", "mode": "replicated", "replicas": 1,
+                    "labels": {"io.swarmctl.managed": "true"},
                     "update_config": {"failure_action": "rollback"}}
 
 
