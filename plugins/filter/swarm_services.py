@@ -9,7 +9,9 @@ is the starting point), so a deploy keeps the live count within min..max and kee
 autoscaler's record of its last scaling.
 """
 
+import hashlib
 import json
+import os
 import re
 
 AUTOSCALE_LABEL = "io.swarmctl.autoscale"
@@ -27,14 +29,19 @@ def _env_value(value):
     return str(value)
 
 
-def _refs(refs, key):
+def _refs(refs, key, versions=None):
+    """Mounts of secrets or configs; a versioned one (`versions`: declared name → swarm
+    name) is mounted under its declared name unless the reference names a target."""
     out = []
     for ref in refs or []:
         if isinstance(ref, str):
             ref = {"name": ref}
-        item = {key: ref["name"]}
+        versioned = (versions or {}).get(ref["name"])
+        item = {key: versioned or ref["name"]}
         if ref.get("target"):
             item["filename"] = ref["target"]
+        elif versioned:
+            item["filename"] = ref["name"]
         for opt in ("uid", "gid", "mode"):
             if ref.get(opt) is not None:
                 item[opt] = ref[opt]
@@ -92,9 +99,12 @@ def _replicas(svc, live):
     return max(low, min(high, int(replicas)))
 
 
-def swarm_services_module_args(svc, default_failure_action="rollback", live=None):
+def swarm_services_module_args(svc, default_failure_action="rollback", live=None,
+                               versions=None):
     """The docker_swarm_service options for one declared service; `live` is the
-    service's entry in swarm_services_converge's snapshot (None when it does not exist)."""
+    service's entry in swarm_services_converge's snapshot (None when it does not exist);
+    `versions`: {"secret": {name: swarm name}, "config": {...}} of the versioned ones."""
+    versions = versions or {}
     mode = svc.get("mode") or "replicated"
     args = {"name": svc["name"], "image": svc["image"], "mode": mode}
     if mode == "replicated":
@@ -138,9 +148,9 @@ def swarm_services_module_args(svc, default_failure_action="rollback", live=None
     if svc.get("healthcheck"):
         args["healthcheck"] = _drop_none(svc["healthcheck"])
     if svc.get("secrets"):
-        args["secrets"] = _refs(svc["secrets"], "secret_name")
+        args["secrets"] = _refs(svc["secrets"], "secret_name", versions.get("secret"))
     if svc.get("configs"):
-        args["configs"] = _refs(svc["configs"], "config_name")
+        args["configs"] = _refs(svc["configs"], "config_name", versions.get("config"))
     if svc.get("restart_policy"):
         args["restart_config"] = _drop_none(svc["restart_policy"])
     update = _drop_none(svc.get("update_config"))
@@ -156,6 +166,40 @@ def swarm_services_managed(items):
     return [i for i in items or [] if not i.get("external")]
 
 
+_DIGEST_CHARS = 10
+
+
+def swarm_services_versions(items, files_dir=""):
+    """{declared name: swarm name} of the declared secrets or configs with
+    `versioned: true`: the name and a digest of the content (name-0123456789), so that a
+    change of the content is a new object that the services roll to. The content is read
+    here, on the controller, from `file` (relative to `files_dir`) or `value`; only the
+    digest leaves (docker_secret keeps a hash of the content in a label already)."""
+    out = {}
+    for item in swarm_services_managed(items):
+        if not item.get("versioned"):
+            continue
+        if item.get("file") not in (None, ""):
+            path = item["file"] if os.path.isabs(item["file"]) \
+                else os.path.join(files_dir or "", item["file"])
+            with open(path, "rb") as handle:
+                data = handle.read()
+        else:
+            data = str(item.get("value", "")).encode()
+        out[item["name"]] = f"{item['name']}-{hashlib.sha256(data).hexdigest()[:_DIGEST_CHARS]}"
+    return out
+
+
+def swarm_services_old_versions(versions, existing):
+    """The swarm names of earlier versions of the versioned items (`existing`: the
+    swarm's names before the run), which the deploy removes once unused."""
+    out = []
+    for name, current in sorted((versions or {}).items()):
+        pattern = re.compile(re.escape(name) + "-[0-9a-f]{" + str(_DIGEST_CHARS) + "}$")
+        out.extend(n for n in sorted(existing or []) if pattern.match(n) and n != current)
+    return out
+
+
 def swarm_services_autoscaled(services):
     """The names of the declared services with an autoscale policy."""
     return [s["name"] for s in services or [] if s.get("autoscale")]
@@ -165,13 +209,19 @@ def swarm_services_autoscaled(services):
 
 # (kind shown, key of the registered results): the order a deploy makes them in
 _REGISTERED = (("network", "networks"), ("secret", "secrets"), ("config", "configs"),
-               ("service", "services"), ("service", "autoscaler"), ("service", "prune"))
+               ("service", "services"), ("service", "autoscaler"), ("service", "prune"),
+               ("secret", "old_secrets"), ("config", "old_configs"))
+_REMOVALS = ("prune", "old_secrets", "old_configs")
 _SERVICE_ACTIONS = {"Service created": "create", "Service updated": "update",
                     "Service forcefully updated": "update", "Service rebuilt": "re-create",
                     "Service removed": "remove"}
 
 
 def _item_name(result):
+    # a versioned secret or config: its swarm name, which the module returns
+    for key in ("secret_name", "config_name"):
+        if result.get(key):
+            return str(result[key])
     item = result.get("item")
     if isinstance(item, dict):
         return str(item.get("name", ""))
@@ -205,7 +255,9 @@ def swarm_services_changes(registered, before=None, deferred=None):
                 continue
             name = _item_name(r)
             kind = r.get("swarmctl_kind") or default_kind
-            if kind == "service":
+            if key in _REMOVALS:
+                action, fields = "remove", []
+            elif kind == "service":
                 action = _SERVICE_ACTIONS.get(str(r.get("msg", "")), "update")
                 fields = sorted(str(f) for f in r.get("changes") or []) \
                     if action in ("update", "re-create") else []
@@ -221,11 +273,13 @@ def swarm_services_changes(registered, before=None, deferred=None):
     return out
 
 
-def swarm_services_deferred(services, before, check_mode):
+def swarm_services_deferred(services, before, check_mode, versions=None):
     """In check mode, the declared services that use a network, secret or config that
-    does not exist yet (docker_swarm_service would fail looking it up); else none."""
+    does not exist yet (docker_swarm_service would fail looking it up); else none.
+    `versions`: as for swarm_services_module_args (the swarm names are looked up)."""
     if not check_mode:
         return []
+    versions = versions or {}
     existing = (before or {}).get("existing") or {}
     out = []
     for svc in services or []:
@@ -235,8 +289,8 @@ def swarm_services_deferred(services, before, check_mode):
                             svc.get("secrets") or []],
                  "config": [r if isinstance(r, str) else r.get("name") for r in
                             svc.get("configs") or []]}
-        if any(n not in (existing.get(kind) or []) for kind, names in needs.items()
-               for n in names):
+        if any((versions.get(kind) or {}).get(n, n) not in (existing.get(kind) or [])
+               for kind, names in needs.items() for n in names):
             out.append(svc["name"])
     return out
 
@@ -248,6 +302,8 @@ class FilterModule:
             "swarm_services_managed": swarm_services_managed,
             "swarm_services_changes": swarm_services_changes,
             "swarm_services_deferred": swarm_services_deferred,
+            "swarm_services_versions": swarm_services_versions,
+            "swarm_services_old_versions": swarm_services_old_versions,
             "swarm_services_autoscaled": swarm_services_autoscaled,
             "swarm_services_seconds": seconds,
         }

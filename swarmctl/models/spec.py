@@ -97,10 +97,19 @@ class _Data(_Strict):
     value: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     external: bool = False
+    # named NAME-<digest of the content> in the swarm: a new content is a new object
+    # that the services using it roll to (mounted under NAME); earlier ones are removed
+    versioned: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> _Data:
         given = [k for k in ("file", "value") if getattr(self, k) is not None]
+        if self.external and self.versioned:
+            raise ValueError("an external one is created outside this spec and cannot be "
+                             "versioned: remove versioned")
+        if self.versioned and len(self.name) > 52:
+            raise ValueError(f"{self.name!r} is too long to be versioned (at most 52 "
+                             "characters: the swarm name adds 11); shorten it")
         if self.external and given:
             raise ValueError(f"an external one is created outside this spec: remove {given[0]}")
         if not self.external and len(given) != 1:

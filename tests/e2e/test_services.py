@@ -455,6 +455,72 @@ def test_plan_then_prune_removes_only_the_services_a_spec_deployed(on_cluster, t
     assert_no_changes(again.output, manager)
 
 
+def _secret_names(manager: str, prefix: str) -> list[str]:
+    out = node_exec(manager, "docker", "secret", "ls", "--format", "{{.Name}}")
+    return sorted(n for n in out.split() if n.startswith(prefix))
+
+
+def test_a_versioned_secret_rolls_its_service_when_its_file_changes(on_cluster, tmp_path):
+    """versioned: true names the secret after its content: a changed file is a new
+    secret that the service rolls to (same mount path), the old one is removed, and
+    the deploy changes what the plan before it showed; no value in any output."""
+    cluster, created = on_cluster
+    manager = cluster.lab.managers[0].name
+    first_value, second_value = f"first-{uuid.uuid4().hex}", f"second-{uuid.uuid4().hex}"
+    (tmp_path / "pw.txt").write_text(first_value + "\n")
+    spec = tmp_path / "versioned.yml"
+    spec.write_text("""
+secrets:
+  - {name: vsecret, file: pw.txt, versioned: true}
+services:
+  - name: vsvc
+    image: "my-web:v1"
+    replicas: 1
+    secrets: [vsecret]
+""")
+    created["service"].append("vsvc")
+    outputs = []
+    first = deploy(cluster.inventory, spec)
+    outputs.append(first.output)
+    assert first.rc == 0, first.output
+    old = _secret_names(cluster.leader, "vsecret-")
+    created["secret"] += old
+    assert len(old) == 1, old
+    assert exec_in_task(cluster, "vsvc", "/bin/busybox", "cat", "/run/secrets/vsecret") \
+        == first_value + "\n"
+
+    (tmp_path / "pw.txt").write_text(second_value + "\n")
+    cli = swarmctl("plan", str(cluster.inventory), str(spec), "--json")
+    outputs.append(cli.output)
+    assert cli.rc == 4, cli.output
+    planned = _as_tuples(json.loads(cli.stdout)["services"]["changes"])
+    assert [c[:2] for c in planned] == [("create", "secret"), ("remove", "secret"),
+                                        ("update", "service")], planned
+    assert ("remove", "secret", old[0]) in planned
+    rolled = deploy(cluster.inventory, spec)
+    outputs.append(rolled.output)
+    assert rolled.rc == 0, rolled.output
+    assert _deployed_changes(rolled.output) == planned
+    new = _secret_names(cluster.leader, "vsecret-")
+    created["secret"] += new
+    assert len(new) == 1 and new != old, (old, new)
+    assert ("create", "secret", new[0]) in planned
+    assert exec_in_task(cluster, "vsvc", "/bin/busybox", "cat", "/run/secrets/vsecret") \
+        == second_value + "\n"
+
+    again = deploy(cluster.inventory, spec)
+    outputs.append(again.output)
+    assert again.rc == 0, again.output
+    assert_no_changes(again.output, manager)
+    leaked = [v for v in (first_value, second_value) for o in outputs if v in o]
+    assert not leaked, "a secret's value is in an output"
+    assert _files_with_text(run_dir_from(rolled.output), second_value) == []
+
+
+def _files_with_text(root: Path, text: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and text.encode() in p.read_bytes()]
+
+
 def _try_get(address: str, port: int) -> str:
     try:
         return http_get(address, port)

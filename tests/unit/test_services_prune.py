@@ -123,3 +123,51 @@ def test_check_mode_defers_only_services_that_use_an_object_not_there_yet(filter
     deferred = filters.swarm_services_deferred
     assert deferred(services, before, True) == ["api", "app"]
     assert deferred(services, before, False) == []
+
+
+# --------------------------------------------------------------------------- versions
+
+def test_a_versioned_secret_is_named_after_its_content_from_a_file_or_a_value(filters, tmp_path):
+    (tmp_path / "pw.txt").write_bytes(b"hunter2\n")
+    items = [{"name": "db_password", "file": "pw.txt", "versioned": True},
+             {"name": "token", "value": "abc", "versioned": True},
+             {"name": "plain", "value": "x"},
+             {"name": "theirs", "external": True, "versioned": True}]
+    got = filters.swarm_services_versions(items, str(tmp_path))
+    assert set(got) == {"db_password", "token"}
+    assert got["db_password"].startswith("db_password-") and len(got["db_password"]) == 22
+    assert "hunter2" not in repr(got)
+    (tmp_path / "pw.txt").write_bytes(b"hunter3\n")
+    changed = filters.swarm_services_versions(items, str(tmp_path))
+    assert changed["db_password"] != got["db_password"] and changed["token"] == got["token"]
+
+
+def test_earlier_versions_are_only_the_items_own_digest_names(filters):
+    versions = {"db": "db-0123456789", "api-key": "api-key-aaaaaaaaaa"}
+    existing = ["db-0123456789", "db-fedcba9876", "db-extra-0123456789", "db-XYZ",
+                "db", "api-key-bbbbbbbbbb", "other-0123456789"]
+    assert filters.swarm_services_old_versions(versions, existing) == [
+        "api-key-bbbbbbbbbb", "db-fedcba9876"]
+    assert filters.swarm_services_old_versions({}, existing) == []
+
+
+def test_a_service_mounts_a_versioned_secret_under_its_declared_name(filters):
+    args = filters.swarm_services_module_args(
+        {"name": "web", "image": "x", "secrets": ["db", {"name": "tls", "target": "cert.pem"},
+                                                 "plain"],
+         "configs": ["motd"]},
+        versions={"secret": {"db": "db-0123456789", "tls": "tls-aaaaaaaaaa"},
+                  "config": {"motd": "motd-bbbbbbbbbb"}})
+    assert args["secrets"] == [{"secret_name": "db-0123456789", "filename": "db"},
+                               {"secret_name": "tls-aaaaaaaaaa", "filename": "cert.pem"},
+                               {"secret_name": "plain"}]
+    assert args["configs"] == [{"config_name": "motd-bbbbbbbbbb", "filename": "motd"}]
+
+
+def test_check_mode_looks_up_a_versioned_secret_by_its_swarm_name(filters):
+    before = {"existing": {"secret": ["db-0123456789"]}}
+    services = [{"name": "web", "secrets": ["db"]}]
+    same = {"secret": {"db": "db-0123456789"}}
+    new = {"secret": {"db": "db-fedcba9876"}}
+    assert filters.swarm_services_deferred(services, before, True, same) == []
+    assert filters.swarm_services_deferred(services, before, True, new) == ["web"]
