@@ -200,6 +200,39 @@ def swarm_services_old_versions(versions, existing):
     return out
 
 
+def swarm_services_object_labels(item, kind, before=None, versions=None):
+    """The labels to give a declared network, secret or config: its own, the name it is
+    a version of, and the ownership label when this run creates it or it has the label
+    already. An object's labels cannot change without re-creating it, which fails for
+    one in use, so one that exists without the label stays without it (and is never
+    pruned). None when there are none: the module then leaves the labels alone."""
+    before = before or {}
+    name = ((versions or {}).get(kind) or {}).get(item["name"], item["name"])
+    labels = dict(item.get("labels") or {})
+    if name != item["name"]:
+        labels["io.swarmctl.version-of"] = item["name"]
+    existing = (before.get("existing") or {}).get(kind) or []
+    owned = (before.get("owned") or {}).get(kind) or []
+    if name not in existing or name in owned:
+        labels[MANAGED_LABEL] = "true"
+    return labels or None
+
+
+def swarm_services_undeclared_objects(before, networks, secrets, configs, versions=None):
+    """{kind: names} of the networks, secrets and configs with the ownership label that
+    the spec no longer declares (earlier versions of a versioned one are not listed:
+    they go as soon as the services moved on)."""
+    before = before or {}
+    owned = before.get("owned") or {}
+    versions = versions or {}
+    out = {}
+    for kind, items in (("network", networks), ("secret", secrets), ("config", configs)):
+        declared = {((versions.get(kind) or {}).get(i["name"], i["name"])) for i in items or []}
+        earlier = set(swarm_services_old_versions(versions.get(kind), owned.get(kind)))
+        out[kind] = [n for n in owned.get(kind) or [] if n not in declared and n not in earlier]
+    return out
+
+
 def swarm_services_autoscaled(services):
     """The names of the declared services with an autoscale policy."""
     return [s["name"] for s in services or [] if s.get("autoscale")]
@@ -210,8 +243,11 @@ def swarm_services_autoscaled(services):
 # (kind shown, key of the registered results): the order a deploy makes them in
 _REGISTERED = (("network", "networks"), ("secret", "secrets"), ("config", "configs"),
                ("service", "services"), ("service", "autoscaler"), ("service", "prune"),
-               ("secret", "old_secrets"), ("config", "old_configs"))
-_REMOVALS = ("prune", "old_secrets", "old_configs")
+               ("network", "prune_networks"), ("secret", "prune_secrets"),
+               ("config", "prune_configs"), ("secret", "old_secrets"),
+               ("config", "old_configs"))
+_REMOVALS = ("prune", "prune_networks", "prune_secrets", "prune_configs", "old_secrets",
+             "old_configs")
 _SERVICE_ACTIONS = {"Service created": "create", "Service updated": "update",
                     "Service forcefully updated": "update", "Service rebuilt": "re-create",
                     "Service removed": "remove"}
@@ -304,6 +340,8 @@ class FilterModule:
             "swarm_services_deferred": swarm_services_deferred,
             "swarm_services_versions": swarm_services_versions,
             "swarm_services_old_versions": swarm_services_old_versions,
+            "swarm_services_object_labels": swarm_services_object_labels,
+            "swarm_services_undeclared_objects": swarm_services_undeclared_objects,
             "swarm_services_autoscaled": swarm_services_autoscaled,
             "swarm_services_seconds": seconds,
         }

@@ -95,6 +95,12 @@ existing:
     phase); names only, no secret's content is read.
   returned: phase=snapshot
   type: dict
+owned:
+  description: The names of the networks, secrets and configs that carry the label
+    C(io.swarmctl.managed) (keys network, secret, config), set when this collection
+    created them (snapshot phase).
+  returned: phase=snapshot
+  type: dict
 undeclared:
   description: Names of the services this collection deployed (they carry the label
     C(io.swarmctl.managed)) that are neither in O(services) nor in a stack of O(stacks),
@@ -458,16 +464,24 @@ def main():
             if svc is not None:
                 snap[name] = snapshot_entry(svc)
         owned = undeclared(api.services(filters={"label": MANAGED_LABEL}), set(declared))
-        existing = dict(network=sorted(n.get("Name", "") for n in api.networks()),
-                        secret=sorted(x["Spec"]["Name"] for x in api.secrets()),
-                        config=sorted(x["Spec"]["Name"] for x in api.configs()))
+        objects = dict(network=[(n.get("Name", ""), n.get("Labels") or {})
+                                for n in api.networks()],
+                       secret=[(x["Spec"]["Name"], x["Spec"].get("Labels") or {})
+                               for x in api.secrets()],
+                       config=[(x["Spec"]["Name"], x["Spec"].get("Labels") or {})
+                               for x in api.configs()])
+        existing = {kind: sorted(n for n, _ in found) for kind, found in objects.items()}
+        owned_objects = {kind: sorted(n for n, labels in found
+                                      if labels.get(MANAGED_LABEL) == "true")
+                         for kind, found in objects.items()}
         ipvs, ipsec = _ipvs(), _ipsec()
         warnings = kernel_warnings(platform.node(), ipvs, ipsec, p["ingress_ports"],
                                    p["encrypted_networks"])
         for warning in warnings:
             module.warn(warning)
         module.exit_json(changed=False, snapshot=snap, ipvs=ipvs, ipsec=ipsec,
-                         kernel_warnings=warnings, undeclared=owned, existing=existing)
+                         kernel_warnings=warnings, undeclared=owned, existing=existing,
+                         owned=owned_objects)
     if module.check_mode:
         module.exit_json(changed=False, services=[], skipped=True)
 

@@ -145,10 +145,9 @@ def print_services_plan(console: Console, splan) -> None:
                           lit(str(c.get("name", ""))),
                           lit(", ".join(str(f) for f in c.get("fields") or [])))
         console.print(table)
-    if not splan.prune:
-        for name in splan.undeclared:
-            console.print(f"  service {lit(name)}: deployed from a spec, not in this one: kept "
-                          "(--prune removes it)", highlight=False, soft_wrap=True)
+    for what in splan.kept():
+        console.print(f"  {lit(what)}: deployed from a spec, not in this one: kept "
+                      "(--prune removes it)", highlight=False, soft_wrap=True)
     for name in splan.stacks:
         console.print(f"  stack {lit(name)}: not planned (`docker stack deploy` has no dry run; "
                       "deploy re-applies it and restarts no unchanged task)", highlight=False,

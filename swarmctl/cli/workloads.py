@@ -34,9 +34,9 @@ def deploy(
     timeout: Annotated[int, typer.Option(
         "--timeout", help="Seconds to wait for the services to converge.")] = 300,
     prune: Annotated[bool, typer.Option(
-        "--prune", help="Also remove the services deployed from a spec that this spec no "
-        "longer declares (after the declared ones converged). Services created by other "
-        "means are never touched.")] = False,
+        "--prune", help="Also remove the services, networks, secrets and configs deployed "
+        "from a spec that this spec no longer declares (after the declared ones "
+        "converged). What was created by other means is never touched.")] = False,
     verbose: VerboseOpt = 0,
     lock_wait: LockWaitOpt = 0,
     extra_vars: ExtraVarsOpt = None,
@@ -52,9 +52,10 @@ def deploy(
     otherwise, nothing changed), and waits until every service has converged.
     An update that fails is rolled back by swarm: the old version keeps
     serving and deploy exits 1 naming the service. A re-run without changes
-    changes nothing and restarts no task. Every service deployed from a spec
-    carries the label io.swarmctl.managed: one that the spec no longer declares
-    is listed and kept, or removed with --prune. One run at a time per swarm: another
+    changes nothing and restarts no task. What a deploy creates carries the
+    label io.swarmctl.managed: what the spec no longer declares is listed and
+    kept, or removed with --prune. `swarmctl plan INVENTORY SPEC` shows the
+    changes first. One run at a time per swarm: another
     run's lock makes it wait (--lock-wait) or refuse (exit 5).
     """
     from swarmctl.cli import report
@@ -71,11 +72,10 @@ def deploy(
         err.print(f"[yellow]warning:[/] {lit(warning)}", soft_wrap=True)
     for change in done.changes:
         out.print(report.change_markup(change), highlight=False, soft_wrap=True)
-    if not done.pruned:
-        for name in done.undeclared:
-            err.print(f"[yellow]warning:[/] service {lit(name)} was deployed from a spec "
-                      "and this one does not declare it: kept (deploy --prune removes it)",
-                      soft_wrap=True)
+    for what in done.kept():
+        err.print(f"[yellow]warning:[/] {lit(what)} was deployed from a spec "
+                  "and this one does not declare it: kept (deploy --prune removes it)",
+                  soft_wrap=True)
     if done.services:
         report.print_services(out, done.statuses())
     kinds = ", ".join(f"{len(getattr(spec, k))} {k}" for k in specmod.KINDS

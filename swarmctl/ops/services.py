@@ -41,6 +41,12 @@ class Deployed:
     pruned: bool = False
     # what the run changed, by kind and name (swarm_services_changes)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # the networks, secrets and configs like `undeclared`: {kind: names}
+    undeclared_objects: dict[str, list[str]] = field(default_factory=dict)
+
+    def kept(self) -> list[str]:
+        """What the spec no longer declares and the run kept ("service web", ...)."""
+        return [] if self.pruned else kept_objects(self.undeclared, self.undeclared_objects)
 
     @property
     def changed(self) -> int:
@@ -49,6 +55,12 @@ class Deployed:
     def statuses(self) -> list[ServiceStatus]:
         """The services as the wait left them, for the table."""
         return [ServiceStatus.from_converged(s) for s in self.services]
+
+
+def kept_objects(services: list[str], objects: dict[str, list[str]]) -> list[str]:
+    return [f"service {n}" for n in services] + [
+        f"{kind} {n}" for kind in ("network", "secret", "config")
+        for n in (objects or {}).get(kind) or []]
 
 
 def _converge(result: RunResult, phase: str) -> list[events.Result]:
@@ -159,7 +171,8 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
     raise_for_failures(result, "deploy")
     published = _published_changes(result)
     return Deployed(result, services, warnings, list(published.get("undeclared") or []),
-                    prune, list(published.get("changes") or []))
+                    prune, list(published.get("changes") or []),
+                    dict(published.get("undeclared_objects") or {}))
 
 
 def _published_changes(result: RunResult) -> dict[str, Any]:
@@ -179,9 +192,13 @@ class ServicesPlan:
     stacks: list[str] = field(default_factory=list)
     prune: bool = False
     unavailable: str = ""
+    undeclared_objects: dict[str, list[str]] = field(default_factory=dict)
+
+    def kept(self) -> list[str]:
+        return [] if self.prune else kept_objects(self.undeclared, self.undeclared_objects)
 
     def as_json(self) -> dict[str, Any]:
-        return {"changes": self.changes, "kept": [] if self.prune else self.undeclared,
+        return {"changes": self.changes, "kept": self.kept(),
                 "stacks_not_planned": self.stacks, "unavailable": self.unavailable}
 
 
@@ -216,7 +233,8 @@ def plan(inv: Inventory, spec_path: Path, *, console: Console, prune: bool = Fal
     published = _published_changes(result)
     return ServicesPlan(list(published.get("changes") or []),
                         list(published.get("undeclared") or []),
-                        list(published.get("stacks") or []), prune)
+                        list(published.get("stacks") or []), prune,
+                        undeclared_objects=dict(published.get("undeclared_objects") or {}))
 
 
 # --------------------------------------------------------------------------- status

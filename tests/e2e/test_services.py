@@ -409,16 +409,22 @@ def test_plan_then_prune_removes_only_the_services_a_spec_deployed(on_cluster, t
     cluster, created = on_cluster
     manager = cluster.lab.managers[0].name
     created["service"] += ["prune-keep", "prune-drop", "prune-foreign"]
+    created["network"].append("prune-net")
+    created["config"].append("prune-conf")
     node_exec(cluster.leader, "docker", "service", "create", "--detach", "--name",
               "prune-foreign", "--replicas", "1", "my-web:v1")
     both, one = tmp_path / "both.yml", tmp_path / "one.yml"
-    both.write_text("services:\n"
+    both.write_text("networks:\n  - {name: prune-net}\n"
+                    "configs:\n  - {name: prune-conf, value: 'hello'}\n"
+                    "services:\n"
                     "  - {name: prune-keep, image: 'my-web:v1', replicas: 1}\n"
-                    "  - {name: prune-drop, image: 'my-web:v1', replicas: 1}\n")
+                    "  - {name: prune-drop, image: 'my-web:v1', replicas: 1,\n"
+                    "     networks: [prune-net], configs: [prune-conf]}\n")
     one.write_text("services:\n  - {name: prune-keep, image: 'my-web:v1', replicas: 2}\n")
 
     rc, planned = _planned(cluster, both)
     assert rc == 4 and _as_tuples(planned["changes"]) == [
+        ("create", "config", "prune-conf"), ("create", "network", "prune-net"),
         ("create", "service", "prune-drop"), ("create", "service", "prune-keep")], planned
     first = deploy(cluster.inventory, both)
     assert first.rc == 0, first.output
@@ -430,7 +436,8 @@ def test_plan_then_prune_removes_only_the_services_a_spec_deployed(on_cluster, t
 
     # prune-drop dropped, prune-keep scaled: kept and named without --prune
     rc, planned = _planned(cluster, one)
-    assert rc == 4 and "prune-drop" in planned["kept"], planned
+    assert rc == 4 and {"service prune-drop", "network prune-net",
+                        "config prune-conf"} <= set(planned["kept"]), planned
     assert planned["changes"] == [{"kind": "service", "name": "prune-keep", "action": "update",
                                    "fields": ["replicas"]}]
     kept = deploy(cluster.inventory, one)
@@ -443,11 +450,16 @@ def test_plan_then_prune_removes_only_the_services_a_spec_deployed(on_cluster, t
 
     rc, planned = _planned(cluster, one, "--prune")
     assert rc == 4 and _mine(_as_tuples(planned["changes"])) == [
+        ("remove", "config", "prune-conf"), ("remove", "network", "prune-net"),
         ("remove", "service", "prune-drop")], planned
     pruned = swarmctl("deploy", "-i", str(cluster.inventory), str(one), "--prune")
     assert pruned.rc == 0, pruned.output
     assert _deployed_changes(pruned.output) == _as_tuples(planned["changes"])
     assert not _exists(cluster.leader, "prune-drop")
+    assert node_exec(cluster.leader, "docker", "network", "inspect", "prune-net",
+                     check=False).strip() in ("", "[]")
+    assert node_exec(cluster.leader, "docker", "config", "inspect", "prune-conf",
+                     check=False).strip() in ("", "[]")
     assert _exists(cluster.leader, "prune-keep") and _exists(cluster.leader, "prune-foreign")
     assert _planned(cluster, one, "--prune")[0] == 0
     again = swarmctl("deploy", "-i", str(cluster.inventory), str(one), "--prune")

@@ -171,3 +171,32 @@ def test_check_mode_looks_up_a_versioned_secret_by_its_swarm_name(filters):
     new = {"secret": {"db": "db-fedcba9876"}}
     assert filters.swarm_services_deferred(services, before, True, same) == []
     assert filters.swarm_services_deferred(services, before, True, new) == ["web"]
+
+
+# --------------------------------------------------------------------------- objects
+
+def test_the_ownership_label_goes_only_on_objects_this_run_creates_or_that_have_it(filters):
+    labels = filters.swarm_services_object_labels
+    before = {"existing": {"network": ["theirs", "ours"], "secret": ["db-0123456789"]},
+              "owned": {"network": ["ours"], "secret": ["db-0123456789"]}}
+    assert labels({"name": "new"}, "network", before) == {"io.swarmctl.managed": "true"}
+    assert labels({"name": "ours", "labels": {"a": "b"}}, "network", before) == {
+        "a": "b", "io.swarmctl.managed": "true"}
+    # an existing network without the label: adding it would re-create the network
+    assert labels({"name": "theirs"}, "network", before) is None
+    assert labels({"name": "theirs", "labels": {"a": "b"}}, "network", before) == {"a": "b"}
+    versions = {"secret": {"db": "db-0123456789"}}
+    assert labels({"name": "db"}, "secret", before, versions) == {
+        "io.swarmctl.version-of": "db", "io.swarmctl.managed": "true"}
+
+
+def test_undeclared_objects_are_owned_ones_the_spec_dropped_but_not_earlier_versions(filters):
+    before = {"owned": {"network": ["backend", "old-net"],
+                        "secret": ["db-0123456789", "db-fedcba9876", "gone"],
+                        "config": []}}
+    got = filters.swarm_services_undeclared_objects(
+        before, [{"name": "backend"}], [{"name": "db"}], [],
+        {"secret": {"db": "db-0123456789"}})
+    assert got == {"network": ["old-net"], "secret": ["gone"], "config": []}
+    assert filters.swarm_services_undeclared_objects({}, [], [], []) == {
+        "network": [], "secret": [], "config": []}
