@@ -470,7 +470,7 @@ def main():
                                for x in api.secrets()],
                        config=[(x["Spec"]["Name"], x["Spec"].get("Labels") or {})
                                for x in api.configs()])
-        existing = {kind: sorted(n for n, _ in found) for kind, found in objects.items()}
+        existing = {kind: sorted(pair[0] for pair in found) for kind, found in objects.items()}
         owned_objects = {kind: sorted(n for n, labels in found
                                       if labels.get(MANAGED_LABEL) == "true")
                          for kind, found in objects.items()}
