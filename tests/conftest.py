@@ -13,6 +13,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def load_file(name: str, path: Path):
+    """Import a Python file by path as module `name` (the collection's plugins are not
+    a package the tests can import), without registering it in sys.modules."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 # `make test` runs the CLI installed from the wheel (as users get it: its collection, not
 # the checkout's files); `pytest` alone runs the checkout's (`python -m swarmctl`).
 _INSTALLED = Path(sys.executable).parent / "swarmctl"

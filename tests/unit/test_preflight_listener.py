@@ -3,7 +3,6 @@ probes count (on loopback: the listener's `serve` and the reach module's `probe`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import sys
@@ -14,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_file
+
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 UTILS = "ansible_collections.swarmctl.swarm.plugins.module_utils."
 
 
 def _load(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(name, path)
 
 
 @pytest.fixture(scope="module")

@@ -4,20 +4,17 @@ deployed service carries (the filter) and the snapshot's choice of undeclared se
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(kind: str, name: str):
-    path = ROOT / "plugins" / kind / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(name, ROOT / "plugins" / kind / f"{name}.py")
 
 
 @pytest.fixture(scope="module")
