@@ -91,6 +91,24 @@ def test_node_and_service_tables_print_hostile_text(bad):
 
 
 @pytest.mark.parametrize("bad", HOSTILE)
+def test_service_changes_and_the_services_plan_print_hostile_text(bad):
+    from swarmctl.cli import report
+    from swarmctl.ops.services import ServicesPlan
+
+    change = {"kind": bad, "name": bad, "action": bad, "fields": [bad]}
+    assert render(report.change_markup(change)).count(visible(bad)) == 4
+    splan = ServicesPlan(changes=[change], undeclared=[bad], stacks=[bad],
+                         undeclared_objects={"network": [bad]})
+    con = console.make(file=io.StringIO(), width=100_000, color_system=None)
+    report.print_services_plan(con, splan)
+    out = con.file.getvalue()
+    assert out.count(visible(bad)) == 7, out  # 4 cells, 2 kept, 1 stack
+    con = console.make(file=io.StringIO(), width=100_000, color_system=None)
+    report.print_services_plan(con, ServicesPlan(unavailable=bad))
+    assert visible(bad) in con.file.getvalue()
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
 def test_lab_table_prints_hostile_text(bad):
     from swarmctl.cli.lab import lab_table
     from swarmctl.lab.lab import Lab, Node

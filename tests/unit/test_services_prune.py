@@ -197,3 +197,15 @@ def test_undeclared_objects_are_owned_ones_the_spec_dropped_but_not_earlier_vers
     assert got == {"network": ["old-net"], "secret": ["gone"], "config": []}
     assert filters.swarm_services_undeclared_objects({}, [], [], []) == {
         "network": [], "secret": [], "config": []}
+
+
+def test_what_is_kept_is_named_by_kind_and_nothing_is_kept_with_prune():
+    from swarmctl.ops.services import ServicesPlan
+
+    splan = ServicesPlan(undeclared=["old-api"], prune=False,
+                         undeclared_objects={"network": ["old-net"], "secret": [],
+                                             "config": ["motd"]})
+    assert splan.kept() == ["service old-api", "network old-net", "config motd"]
+    assert splan.as_json()["kept"] == splan.kept()
+    splan.prune = True
+    assert splan.kept() == [] and splan.as_json()["kept"] == []
