@@ -5,7 +5,6 @@ on recorded `docker stats` samples, and what `status` reads back."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,16 +16,14 @@ from swarmctl.errors import InputError
 from swarmctl.models import spec
 from swarmctl.models.cluster import ServiceStatus
 from swarmctl.ops import autoscale
+from tests.conftest import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _filters():
     path = REPO / "plugins" / "filter" / "swarm_services.py"
-    mod_spec = importlib.util.spec_from_file_location("swarm_services_filters_as", path)
-    mod = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(mod)
-    return mod
+    return load_file("swarm_services_filters_as", path)
 
 
 P = Policy(min=1, max=6, cpu=50.0, scale_up=Window(0, None), scale_down=Window(60, None),

@@ -5,11 +5,12 @@ waiting while swarm may still succeed. No hosts."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = json.loads((Path(__file__).parent / "data" / "swarm_stuck_service.json").read_text())
@@ -18,10 +19,7 @@ RECORDED = json.loads((Path(__file__).parent / "data" / "swarm_stuck_service.jso
 @pytest.fixture(scope="module")
 def converge():
     path = ROOT / "plugins" / "modules" / "swarm_services_converge.py"
-    spec = importlib.util.spec_from_file_location("swarm_services_converge", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("swarm_services_converge", path)
 
 
 class Recorded:

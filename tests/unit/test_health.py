@@ -6,7 +6,6 @@ recorded snapshot, the way Docker would report it."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from swarmctl.ops import health
 from swarmctl.ops.health import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, HostRead, Snapshot
+from tests.conftest import load_file
 
 DATA = Path(__file__).parent / "data" / "health"
 DAY = 86400
@@ -269,10 +269,7 @@ def test_json_form():
 def _tcp_module():
     path = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / \
         "swarm_preflight_docker_tcp.py"
-    spec = importlib.util.spec_from_file_location("swarm_preflight_docker_tcp", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("swarm_preflight_docker_tcp", path)
 
 
 tcp = _tcp_module()

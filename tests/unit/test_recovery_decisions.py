@@ -4,7 +4,6 @@ checks on real tar files. No hosts."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import tarfile
@@ -16,16 +15,14 @@ from swarmctl.errors import InputError
 from swarmctl.models.inventory import load
 from swarmctl.ops.backup import META, check_archive
 from swarmctl.ops.recovery import restore_target
+from tests.conftest import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _filters(name: str):
     path = REPO / "plugins" / "filter" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_{name}_filters", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(f"_{name}_filters", path)
 
 
 backup_f = _filters("swarm_backup")

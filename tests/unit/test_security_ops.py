@@ -3,7 +3,6 @@ verbs' bad input through the real CLI."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from swarmctl.errors import InputError
 from swarmctl.models.inventory import load
 from swarmctl.ops import health_read, security
-from tests.conftest import assert_refused, swarmctl
+from tests.conftest import assert_refused, load_file, swarmctl
 
 DATA = Path(__file__).parent / "data" / "health"
 
@@ -76,11 +75,8 @@ def test_ca_progress_counts_nodes_on_the_new_root():
                                                ("1h30m", 5400), (600, 600)])
 def test_durations(text, seconds):
     assert health_read.duration_seconds(text, "x") == seconds
-    spec = importlib.util.spec_from_file_location(
-        "swarm_security_filter", Path(__file__).resolve().parents[2] / "plugins" /
-        "filter" / "swarm_security.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_file("swarm_security_filter", Path(__file__).resolve().parents[2] /
+                       "plugins" / "filter" / "swarm_security.py")
     assert module.swarm_security_seconds(text) == seconds
 
 

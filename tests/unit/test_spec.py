@@ -3,7 +3,6 @@ docker_swarm_service options: pure logic, no hosts."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import yaml
 
 from swarmctl.errors import InputError
 from swarmctl.models import spec
+from tests.conftest import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "my-web"
@@ -18,10 +18,7 @@ EXAMPLES = REPO / "examples" / "my-web"
 
 def _filter():
     path = REPO / "plugins" / "filter" / "swarm_services.py"
-    mod_spec = importlib.util.spec_from_file_location("swarm_services_filters", path)
-    mod = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(mod)
-    return mod.swarm_services_module_args
+    return load_file("swarm_services_filters", path).swarm_services_module_args
 
 
 def parse(text: str, tmp_path: Path) -> spec.Spec:

@@ -5,7 +5,6 @@ report built from a run's events."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,16 +15,13 @@ import pytest
 
 from swarmctl.errors import InputError
 from swarmctl.ops import upgrade as ops
-from tests.conftest import REPO
+from tests.conftest import REPO, load_file
 
 DATA = Path(__file__).parent / "data"
 
 
 def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(name, path)
 
 
 node_mod = _load("swarm_maintenance_node",
