@@ -319,12 +319,9 @@ def swarm_services_deferred(services, before, check_mode, versions=None):
     existing = (before or {}).get("existing") or {}
     out = []
     for svc in services or []:
-        needs = {"network": [n if isinstance(n, str) else n.get("name") for n in
-                             svc.get("networks") or []],
-                 "secret": [r if isinstance(r, str) else r.get("name") for r in
-                            svc.get("secrets") or []],
-                 "config": [r if isinstance(r, str) else r.get("name") for r in
-                            svc.get("configs") or []]}
+        needs = {kind: [r if isinstance(r, str) else r.get("name")
+                        for r in svc.get(kind + "s") or []]
+                 for kind in ("network", "secret", "config")}
         if any((versions.get(kind) or {}).get(n, n) not in (existing.get(kind) or [])
                for kind, names in needs.items() for n in names):
             out.append(svc["name"])

@@ -116,17 +116,12 @@ def _refusal(result: RunResult, manager: Host) -> str | None:
 
 def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Console,
            timeout: int = 300, prune: bool = False) -> Deployed:
-    """Converge the cluster to the spec; with `prune`, then remove the services deployed
-    from a spec that this one no longer declares. RunError when it fails or does not
-    converge (nothing is pruned then)."""
+    """Converge the cluster to the spec; with `prune`, then remove the services,
+    networks, secrets and configs deployed from a spec that this one no longer declares.
+    RunError when it fails or does not converge (nothing is pruned then)."""
     spec = specmod.load(spec_path)  # validate before anything is applied
     manager = remote.first_reachable_manager(inv)
-    extravars: dict[str, Any] = {
-        "swarm_services_spec_file": str(spec_path.resolve()),
-        "swarm_services_manager": manager.name,
-        "swarm_services_wait_timeout": timeout,
-        "swarm_services_prune": prune,
-    }
+    extravars = _extravars(spec_path, manager, timeout, prune)
     if spec.autoscaled():
         given = spec.autoscaler.image if spec.autoscaler else None
         if not given:
@@ -175,6 +170,15 @@ def deploy(inv: Inventory, spec_path: Path, *, verbosity: int = 0, console: Cons
                     dict(published.get("undeclared_objects") or {}))
 
 
+def _extravars(spec_path: Path, manager: Host, timeout: int, prune: bool) -> dict[str, Any]:
+    """What services.yml is given by deploy and by plan (the spec by its path: the play
+    reads it on the controller under no_log)."""
+    return {"swarm_services_spec_file": str(spec_path.resolve()),
+            "swarm_services_manager": manager.name,
+            "swarm_services_wait_timeout": timeout,
+            "swarm_services_prune": prune}
+
+
 def _published_changes(result: RunResult) -> dict[str, Any]:
     found = events.published(result.events, "services_changes")
     return found[-1] if found else {}
@@ -212,12 +216,7 @@ def plan(inv: Inventory, spec_path: Path, *, console: Console, prune: bool = Fal
         manager = remote.first_reachable_manager(inv)
     except (PreflightError, RunError) as exc:
         return ServicesPlan(prune=prune, unavailable=one_line(str(exc)))
-    extravars: dict[str, Any] = {
-        "swarm_services_spec_file": str(spec_path.resolve()),
-        "swarm_services_manager": manager.name,
-        "swarm_services_wait_timeout": 0,
-        "swarm_services_prune": prune,
-    }
+    extravars = _extravars(spec_path, manager, 0, prune)
     if spec.autoscaled():
         extravars["swarm_services_autoscaler_image"] = (
             spec.autoscaler.image if spec.autoscaler and spec.autoscaler.image
