@@ -108,7 +108,11 @@ def run_folder(output: str) -> Path | None:
 
 
 def changed_counts(run_dir: Path) -> dict[str, int]:
-    """Per-host `changed` from the ansible-runner artifacts of a run."""
+    """Per-host `changed` from the ansible-runner artifacts of a run (a converged re-run
+    that ran no task records the hosts it compared in converged.json)."""
+    skipped = run_dir / "converged.json"
+    if skipped.is_file():
+        return {h: v["changed"] for h, v in json.loads(skipped.read_text())["hosts"].items()}
     stats: dict[str, int] = {}
     for event_file in (run_dir / "artifacts").glob("*/job_events/*.json"):
         ev = json.loads(event_file.read_text())

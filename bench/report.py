@@ -102,6 +102,31 @@ def render(doc: dict[str, Any]) -> str:
                 f"{la.get('min', 0):.0f}-{la.get('max', 0):.0f} |"
                 + (f" {_cell(pt.get('baseline'))} | {_ratio(pt)} |" if has_base else ""))
         lines.append("")
+    r = doc.get("rerun")
+    if r:
+        has_base = any("baseline" in pt for pt in r["points"])
+        lines += [
+            "## Converged re-run (one read) next to every task walked",
+            "",
+            f"Measured {r['date']} (`python -m bench.rerun`); wall time, controller CPU in "
+            "brackets; `--full` walks every task as every re-run did before"
+            + (f"; baseline: `provision` of {r.get('baseline_src')}" if has_base else "")
+            + ".",
+            "",
+            "| nodes | first provision | re-run | re-run CPU | `--full` | `--full` CPU |"
+            + (" baseline | baseline CPU |" if has_base else "") + " changed | load |",
+            "|---|---|---|---|---|---|" + ("---|---|" if has_base else "") + "---|---|",
+        ]
+        for pt in r["points"]:
+            kinds = ["rerun", "full"] + (["baseline"] if has_base else [])
+            changed = sorted({str(c) for k in kinds for c in pt[k]["changed"]})
+            la = pt.get("load") or [0, 0, 0]
+            lines.append(
+                f"| {pt['nodes']} | {pt['first']['seconds']:.1f} s | "
+                + " | ".join(f"{_cell(pt[k]['seconds'])} | {_cell(pt[k]['cpu'])}"
+                             for k in kinds)
+                + f" | {', '.join(changed)} | {la[0]:.1f} |")
+        lines.append("")
     t = doc.get("startup")
     if t:
         lines += [

@@ -105,7 +105,14 @@ def run_events(run_dir: Path) -> list[dict]:
 
 def changed_counts(run_dir: Path) -> dict[str, int]:
     """Per-host `changed` from the ansible-runner artifacts of a run, for every host
-    the run processed (Ansible's stats list only the hosts with changes)."""
+    the run processed (Ansible's stats list only the hosts with changes). A converged
+    re-run that ran no task (swarmctl.ops.converged) records the hosts it read and
+    compared in `converged.json` instead."""
+    skipped = run_dir / "converged.json"
+    if skipped.is_file():
+        data = json.loads(skipped.read_text())
+        assert data["skipped"] and data["changed"] == 0, data
+        return {host: seen["changed"] for host, seen in data["hosts"].items()}
     for ev in run_events(run_dir):
         if ev.get("event") == "playbook_on_stats":
             data = ev["event_data"]

@@ -37,6 +37,9 @@ def provision(
     limit: LimitOpt = None,
     lock_wait: LockWaitOpt = 0,
     prune: PruneOpt = False,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Run every task even when every host is as its last converged "
+        "run left it (finds drift the read does not see).")] = False,
 ) -> None:
     """Install Docker on every host and make them one swarm (idempotent).
 
@@ -48,10 +51,15 @@ def provision(
     then removes the hosts the inventory no longer lists. A second run
     changes nothing. One run at a time per swarm: another run's lock makes
     it wait (--lock-wait) or refuse (exit 5).
+
+    A re-run on a converged cluster is one read: when the plan is empty and
+    every host still matches the stamp its last converged run left (same
+    inventory variables and roles; same daemon.json, engine version, swarm
+    node and swarm settings), no task runs. --full runs them all anyway.
     """
     from swarmctl.cli import report
     from swarmctl.errors import InputError
-    from swarmctl.ops import lock, membership
+    from swarmctl.ops import converged, lock, membership
     from swarmctl.ops import provision as cluster
 
     inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
@@ -64,9 +72,9 @@ def provision(
         len(selected) < len(inv.hosts) else None
     if limited is not None and prune:
         raise InputError("--prune works on the whole inventory: run it without --limit")
-    the_plan = None
+    the_plan = obs = wanted = None
     if limited is None:  # the plan covers every host: not shown for a part of them
-        the_plan = membership.compute(inv, prune=prune)
+        obs, the_plan = membership.observe_and_plan(inv, prune=prune)
         # A host that cannot be read, or is in another swarm, is what the preflight
         # checks report, with their table: leave it to them.
         to_checks = not skip_checks and the_plan.refusals and \
@@ -74,11 +82,20 @@ def provision(
         if not to_checks:
             report.print_plan(out, the_plan, shown=inv.warnings())
             membership.refuse(the_plan)
+        wanted = converged.digests(inv)
+        verdict = converged.decide(inv, obs, the_plan, wanted)
+        if verdict.skip and not full:
+            _converged(inv, obs, the_plan, started)
+            return
+        if not the_plan.changes:
+            why = "--full given" if verdict.skip else verdict.reason
+            out.print(f"[dim]running every task: {lit(why)}[/]", soft_wrap=True,
+                      highlight=False)
     removed = None
     with lock.held(inv, "provision", wait=lock_wait, warn=warn):
         result = cluster.provision(inv, verbosity=verbose, console=err,
                                    checks=not skip_checks, report_console=out,
-                                   limit=limited)
+                                   limit=limited, converged=wanted)
         if prune and the_plan is not None and the_plan.removals:
             removed = membership.remove(inv, the_plan, verbosity=verbose, console=err)
     changed = result.total_changed + (removed.total_changed if removed else 0)
@@ -95,6 +112,21 @@ def provision(
         names = ", ".join(r.hostname for r in the_plan.removals)
         out.print(f"Nodes removed: {lit(names)}; removal run folder: "
                   f"{lit(str(removed.run_dir))}", highlight=False)
+
+
+def _converged(inv, obs, the_plan, started: float) -> None:
+    """The summary of a re-run that ran no task (see swarmctl.ops.converged)."""
+    from swarmctl.cli import report
+    from swarmctl.ops import provision as cluster
+
+    run_dir = cluster.record_converged(inv, obs, the_plan)
+    nodes = cluster.nodes_from_api(obs.nodes or [])
+    report.print_nodes(out, nodes)
+    out.print(
+        f"[green]✓[/] swarm of {len(nodes)} nodes converged in {time.monotonic() - started:.1f}s "
+        f"(0 changes: every host is as its last converged run left it, no task ran; "
+        f"--full runs them). Run folder: {lit(str(run_dir))}", soft_wrap=True, highlight=False
+    )
 
 
 def check(

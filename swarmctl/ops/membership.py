@@ -21,6 +21,12 @@ from swarmctl.ops import plan as planning
 
 
 def compute(inv: Inventory, *, prune: bool = False) -> planning.Plan:
+    return observe_and_plan(inv, prune=prune)[1]
+
+
+def observe_and_plan(inv: Inventory, *, prune: bool = False
+                     ) -> tuple[observing.Observation, planning.Plan]:
+    """The observation of every host, and the plan computed from it."""
     obs = observing.observe(inv)
     the_plan = planning.plan(inv, obs, prune=prune)
     if prune and the_plan.removals and not the_plan.refusals:
@@ -29,7 +35,7 @@ def compute(inv: Inventory, *, prune: bool = False) -> planning.Plan:
         if ready:
             observing.observe_outside(inv, obs, ready)
             the_plan = planning.plan(inv, obs, prune=prune)
-    return the_plan
+    return obs, the_plan
 
 
 def refuse(the_plan: planning.Plan) -> None:

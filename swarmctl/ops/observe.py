@@ -17,13 +17,17 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any
 
+from swarmctl import paths
 from swarmctl.models.inventory import Host, Inventory
 from swarmctl.ops import remote
 
-# Runs on the host with its own python3 (every supported host has it: Ansible needs it).
-_SCRIPT = r"""
+# Runs on the host with its own python3 (every supported host has it: Ansible needs it),
+# after the collection's module_utils/swarm_stamp.py (fingerprint, read_stamp): the
+# converged stamp is read and the fingerprint computed by the code that wrote it.
+_BODY = r"""
 import json, shutil, socket, subprocess
 out = {"hostname": socket.gethostname(), "docker": bool(shutil.which("docker"))}
 def run(*argv):
@@ -33,12 +37,13 @@ def run(*argv):
         return 124, "", "timed out: " + " ".join(argv)
     return p.returncode, p.stdout, p.stderr.strip()
 if out["docker"]:
-    rc, o, e = run("docker", "info", "--format", "{{json .Swarm}}")
-    sw = None
+    rc, o, e = run("docker", "info", "--format", "{{json .}}")
+    sw = info = None
     if rc == 0:
         try:
-            sw = json.loads(o)
-        except ValueError:
+            info = json.loads(o)
+            sw = info.get("Swarm") or {}
+        except (ValueError, AttributeError):
             e = o.strip()
     out["running"] = sw is not None
     if sw is None:
@@ -57,6 +62,11 @@ if out["docker"]:
                 out["nodes"] = json.loads(o)
             else:
                 out["nodes_error"] = e[-300:]
+            rc, o, e = run("docker", "config", "ls", "--filter", "name=swarmctl-lock",
+                           "--format", "{{.Name}}")
+            out["locked_by_run"] = rc == 0 and "swarmctl-lock" in o.split()
+        out["fingerprint"] = fingerprint(info)
+out["stamp"] = read_stamp()
 print(json.dumps(out))
 """
 
@@ -82,6 +92,10 @@ class HostObservation:
     swarm_error: str = ""
     nodes: list[dict[str, Any]] | None = None
     nodes_error: str = ""
+    # The converged stamp (module_utils/swarm_stamp.py) and the fingerprint read now.
+    stamp: dict[str, Any] | None = None
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    locked_by_run: bool = False  # a manager sees another run's lock (swarmctl.ops.lock)
 
     @property
     def in_swarm(self) -> bool:
@@ -126,9 +140,16 @@ class Observation:
                             for k, v in (data.get("outside") or {}).items()})
 
 
+@cache
+def script() -> str:
+    """The read that runs on each host: swarm_stamp.py's functions, then _BODY."""
+    shared = paths.ansible_dir() / "plugins" / "module_utils" / "swarm_stamp.py"
+    return shared.read_text(encoding="utf-8") + "\n" + _BODY
+
+
 def read_host(host: Host) -> HostObservation:
     """One host's read over SSH (never raises: an unreachable host says why)."""
-    proc = remote.run(host, ["python3", "-c", _SCRIPT], timeout=60)
+    proc = remote.run(host, ["python3", "-c", script()], timeout=60)
     if proc.returncode != 0:
         return HostObservation(host.name, reachable=False, error=remote.error_text(proc))
     try:

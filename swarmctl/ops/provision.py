@@ -15,7 +15,7 @@ from rich.console import Console
 
 from swarmctl.ansible import events
 from swarmctl.ansible.progress import Progress
-from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
+from swarmctl.ansible.runner import RunResult, new_run_dir, raise_for_failures, run_playbook
 from swarmctl.models.cluster import Node
 from swarmctl.models.inventory import Inventory
 
@@ -53,14 +53,18 @@ class Limited:
 
 def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
               checks: bool = True, report_console: Console | None = None,
-              limit: Limited | None = None) -> RunResult:
+              limit: Limited | None = None,
+              converged: dict[str, str] | None = None) -> RunResult:
     """Check the hosts (unless `checks` is false), then run site.yml against them.
 
     PreflightError (exit 3, the table printed to `report_console`) when a check fails,
     before anything changed; RunError when the run fails. With `limit`, only its hosts
-    are converged (and checked, with every manager).
+    are converged (and checked, with every manager). `converged`: each host's digest
+    (swarmctl.ops.converged), written into its stamp at the end of the run.
     """
-    extra = limit.extravars() if limit else {}
+    extra: dict = limit.extravars() if limit else {}
+    if converged:
+        extra["swarmctl_converged_digest"] = converged
     pattern = limit.pattern if limit else None
     run_inv = limit.inventory if limit else inv
     if not checks:
@@ -93,5 +97,27 @@ def nodes_from(result: RunResult) -> list[Node]:
     found = events.published(result.events, "nodes")
     if not found:
         return []
-    nodes = [Node.from_api(raw) for raw in found[-1].get("nodes") or []]
+    return nodes_from_api(found[-1].get("nodes") or [])
+
+
+def nodes_from_api(raw_nodes: list[dict]) -> list[Node]:
+    """Engine API node objects as Nodes, sorted managers first."""
+    nodes = [Node.from_api(raw) for raw in raw_nodes]
     return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname))
+
+
+def record_converged(inv: Inventory, obs, the_plan) -> Path:
+    """A run folder for a re-run that ran no task: what was read and compared
+    (`converged.json`: per host its stamp's digest and the fingerprint read, the plan)."""
+    import json
+
+    from swarmctl.ops import membership
+
+    run_dir = new_run_dir("provision")
+    hosts = {h.name: {"digest": (obs.hosts[h.name].stamp or {}).get("digest", ""),
+                      "fingerprint": obs.hosts[h.name].fingerprint, "changed": 0}
+             for h in inv.hosts}
+    data = {"skipped": True, "changed": 0, "hosts": hosts,
+            "plan": membership.as_json(the_plan)}
+    (run_dir / "converged.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return run_dir

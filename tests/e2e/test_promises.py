@@ -41,7 +41,7 @@ def test_skip_checks_converges_without_probing_any_host(cluster):
     """Also: the user's environment (credentials, say) is not copied into the run folder
     (ansible-runner records the run's environment in artifacts/*/command)."""
     canary = "canary-7f3c9e1d2b"
-    result = swarmctl("provision", "--skip-checks", str(cluster.inventory),
+    result = swarmctl("provision", "--skip-checks", "--full", str(cluster.inventory),
                       env={"AWS_SECRET_ACCESS_KEY": canary})
     assert result.rc == 0, result.output
     assert "Preflight checks" not in result.output
@@ -105,7 +105,8 @@ def _locked(container: str) -> bool:
 def test_a_second_run_at_once_is_refused_naming_the_first(cluster):
     """Two operators at once: the second provision refuses (exit 5, one line naming the
     holder) while the first holds the swarm's lock; the first converges and releases it."""
-    first = subprocess.Popen([*SWARMCTL, "provision", "--skip-checks", str(cluster.inventory)],
+    first = subprocess.Popen([*SWARMCTL, "provision", "--skip-checks", "--full",
+                              str(cluster.inventory)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "COLUMNS": "200"})
     try:

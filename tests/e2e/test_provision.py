@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import (
+    REPO,
     _lab_down,
+    assert_no_changes,
     changed_counts,
     cluster_id,
     lab_name,
@@ -20,6 +27,8 @@ from tests.conftest import (
 )
 
 pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
 
 
 def _assert_healthy(prov) -> None:
@@ -78,8 +87,10 @@ def test_provision_builds_a_healthy_swarm(cluster):
 
 
 def test_second_run_changes_nothing_and_keeps_the_cluster(cluster):
+    """Every task runs again (--full) and none changes anything: the roles' idempotency,
+    which the converged re-run (test below) relies on."""
     before = cluster_id(cluster.leader)
-    again = swarmctl("provision", str(cluster.inventory))
+    again = swarmctl("provision", "--full", str(cluster.inventory))
     assert again.rc == 0, again.output
     changed = changed_counts(run_dir_from(again.output))
     assert changed and set(changed.values()) == {0}, changed
@@ -94,9 +105,62 @@ def test_second_run_changes_nothing_and_keeps_the_cluster(cluster):
     assert read == {n.name: "runner_on_skipped" for n in cluster.lab.nodes}, read
 
 
+def test_a_converged_rerun_reads_every_host_once_and_runs_no_task(cluster):
+    """A re-run of a converged cluster is one read: no playbook, the same node table,
+    a run folder that says what was compared. A changed inventory variable runs every
+    task (nothing to change) and leaves a new stamp; a plain ansible-playbook run
+    removes the stamps; `plan` agrees with each."""
+    names = {n.name for n in cluster.lab.nodes}
+    settled = swarmctl("provision", "--full", str(cluster.inventory))
+    assert settled.rc == 0, settled.output
+    fast = swarmctl("provision", str(cluster.inventory))
+    assert fast.rc == 0, fast.output
+    text = " ".join(fast.output.split())
+    assert "no task ran" in text and "running every task" not in text, fast.output
+    for name in names:
+        assert name in fast.output  # the node table
+    run_dir = run_dir_from(fast.output)
+    assert not (run_dir / "artifacts").exists()  # no playbook ran
+    assert assert_no_changes(fast.output, *names).keys() == names
+    recorded = json.loads((run_dir / "converged.json").read_text())
+    assert {h: len(v["digest"]) for h, v in recorded["hosts"].items()} == \
+        {n: 64 for n in names}
+    stamp = json.loads(node_exec(cluster.leader, "cat", "/var/lib/swarmctl/converged.json"))
+    assert stamp["digest"] == recorded["hosts"][cluster.lab.managers[0].name]["digest"]
+    assert node_exec(cluster.leader, "stat", "-c", "%a %U",
+                     "/var/lib/swarmctl/converged.json").strip() == "600 root"
+    assert swarmctl("plan", str(cluster.inventory)).rc == 0
+
+    # an inventory variable that changes nothing on the hosts: every task runs, none
+    # changes, and the stamps now hold that inventory's digest
+    marked = swarmctl("provision", str(cluster.inventory), "-e", "swarmctl_test_marker=1")
+    assert marked.rc == 0, marked.output
+    assert "running every task" in marked.output and "inventory variables" in marked.output
+    assert_no_changes(marked.output, *names)
+    again = swarmctl("provision", str(cluster.inventory), "-e", "swarmctl_test_marker=1")
+    assert "no task ran" in " ".join(again.output.split()), again.output
+
+    # plain Ansible passes no digest: its run leaves no stamp behind
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(cluster.inventory),
+                           str(REPO / "playbooks" / "site.yml")], capture_output=True,
+                          text=True, timeout=900, cwd=REPO, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not any(_stamped(node.container) for node in cluster.lab.nodes)
+    full = swarmctl("provision", str(cluster.inventory))
+    assert full.rc == 0, full.output
+    assert "holds no stamp of a converged run" in " ".join(full.output.split())
+    assert_no_changes(full.output, *names)
+
+
+def _stamped(container: str) -> bool:
+    return node_exec(container, "sh", "-c", "test -e /var/lib/swarmctl/converged.json "
+                     "&& echo yes || echo no").strip() == "yes"
+
+
 def test_join_tokens_appear_in_no_output_or_artifact(cluster):
     first_dir = run_dir_from(cluster.first.output)
-    verbose = swarmctl("provision", "-vvv", str(cluster.inventory))
+    verbose = swarmctl("provision", "--full", "-vvv", str(cluster.inventory))
     assert verbose.rc == 0, verbose.output
     texts = [cluster.first.output, verbose.output,
              *_artifact_texts(first_dir), *_artifact_texts(run_dir_from(verbose.output))]

@@ -306,6 +306,6 @@ def test_restore_on_bare_nodes(state):
             read += 1
     assert read == 3
 
-    again = swarmctl("provision", inv)
+    again = swarmctl("provision", "--full", inv)
     assert again.rc == 0, again.output
     assert sum(changed_counts(run_dir_from(again.output)).values()) == 0

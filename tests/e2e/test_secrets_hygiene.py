@@ -46,7 +46,7 @@ def assert_no_secrets_anywhere(prov, tmp_path: Path) -> None:
     spec.write_text(f"secrets:\n  - {{name: {name}-v, value: \"{value}\"}}\n"
                     f"  - {{name: {name}-f, file: token.txt}}\n")
     try:
-        provision = swarmctl("provision", "-vvv", str(prov.inventory))
+        provision = swarmctl("provision", "--full", "-vvv", str(prov.inventory))
         assert provision.rc == 0, provision.output[-3000:]
         deploy = swarmctl("deploy", "-vvv", "-i", str(prov.inventory), str(spec))
         assert deploy.rc == 0, deploy.output[-3000:]

@@ -1,0 +1,134 @@
+"""A converged re-run is one read: whether `provision` can skip the playbook.
+
+A run of site.yml that swarmctl starts passes each host a digest of what it declares
+for that host (`digests`): the host's inventory variables (as written: a vaulted value is
+its ciphertext), every member of the inventory with its group and address, and every
+file of the collection's roles, playbooks and plugins. The run's last play writes each
+host's stamp: the digest and the host's fingerprint at that moment
+(module_utils/swarm_stamp.py: daemon.json, engine version, swarm node and state, and on
+a manager the swarm's cluster spec). A run without digests (plain `ansible-playbook`,
+`--limit`) removes the stamps. A run that stops midway leaves the stamp of the last run
+that finished: with the inventory changed since, the digest differs; what a half-done
+run changed in the fingerprint is seen too.
+
+The observation pass (swarmctl.ops.observe) reads each stamp and the fingerprint again.
+`decide` (pure logic) then says whether the playbook can be skipped: every host's stamp
+holds the digest of this run and its fingerprint is the one read now, the membership
+plan has nothing to do, the inventory declares no services (their live state is not in
+the fingerprint) and no other run holds the lock. Otherwise it says, in one line, why
+every task runs. What the fingerprint does not cover (a package removed by hand, a
+sysctl edited) is what `provision --full` is for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from swarmctl import __version__, paths
+from swarmctl.models.inventory import Inventory
+from swarmctl.ops.observe import Observation
+from swarmctl.ops.plan import Plan
+
+# The collection's folders whose files make the digest (what a run would execute).
+_CODE = ("playbooks", "roles", "plugins")
+
+# Inventory variables that declare services (roles/swarm_services): with any of them
+# set, a re-run converges services whose live state no stamp records.
+SERVICE_VARS = (
+    "swarm_services_networks",
+    "swarm_services_secrets",
+    "swarm_services_configs",
+    "swarm_services_services",
+    "swarm_services_stacks",
+    "swarm_services_spec_file",
+)
+
+
+def _canon(value: Any) -> Any:
+    """Plain, order-free JSON data of a variable (keys as strings, sorted)."""
+    if isinstance(value, dict):
+        return [[str(k), _canon(v)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
+    if isinstance(value, list | tuple):
+        return [_canon(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+@cache
+def code_digest() -> str:
+    """SHA-256 of swarmctl's version and every file a run executes (path and bytes)."""
+    root = paths.ansible_dir()
+    h = hashlib.sha256()
+    parts = [__version__.encode()]
+    for top in _CODE:
+        for path in sorted((root / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                parts += [str(path.relative_to(root)).encode(), path.read_bytes()]
+    for part in parts:
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def digests(inv: Inventory, code: str | None = None) -> dict[str, str]:
+    """Each host's digest of what the inventory declares for it, with `code`."""
+    members = [[h.name, h.role, h.address] for h in inv.hosts]
+    shared = {"code": code if code is not None else code_digest(), "members": members}
+    found = {}
+    for host in inv.hosts:
+        data = {"shared": shared, "name": host.name, "role": host.role, "vars": _canon(host.vars)}
+        found[host.name] = hashlib.sha256(
+            json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+    return found
+
+
+@dataclass(frozen=True)
+class Verdict:
+    skip: bool  # the playbook would change nothing: skip it
+    reason: str  # why every task runs ("" when skipped)
+
+
+_FIELDS = {"daemon_json": "daemon.json differs", "engine": "engine version differs",
+           "node_id": "swarm node differs", "state": "swarm state differs",
+           "manager": "swarm role differs", "cluster_spec": "swarm settings differ"}
+
+
+def decide(inv: Inventory, obs: Observation, the_plan: Plan,
+           wanted: dict[str, str]) -> Verdict:
+    """Whether a run with the digests `wanted` can be skipped, from one observation."""
+    if the_plan.refusals:
+        return Verdict(False, the_plan.refusals[0].message)
+    if the_plan.actions or the_plan.removals:
+        return Verdict(False, "the plan has changes")
+    declared = [v for h in inv.hosts for v in SERVICE_VARS if h.vars.get(v)]
+    if declared:
+        return Verdict(False, f"the inventory declares services ({declared[0]}): a re-run "
+                              "converges them")
+    for host in inv.hosts:
+        seen = obs.hosts.get(host.name)
+        if seen is None or not seen.reachable:
+            return Verdict(False, f"{host.name} could not be read")
+        if seen.locked_by_run:
+            return Verdict(False, "another swarmctl run holds the swarm's lock")
+        stamp = seen.stamp
+        if not isinstance(stamp, dict):
+            return Verdict(False, f"{host.name} holds no stamp of a converged run")
+        if stamp.get("digest") != wanted.get(host.name):
+            return Verdict(False, f"{host.name}'s inventory variables, the inventory's "
+                                  "members or swarmctl's roles differ from its last "
+                                  "converged run")
+        before = stamp.get("fingerprint") or {}
+        now = seen.fingerprint or {}
+        if not now:
+            return Verdict(False, f"{host.name}'s Docker does not answer")
+        for key in sorted(set(before) | set(now), key=lambda k: (k not in _FIELDS, k)):
+            if before.get(key) != now.get(key):
+                what = _FIELDS.get(key, f"{key} differs")
+                return Verdict(False, f"{host.name}'s {what} from its last converged run")
+    return Verdict(True, "")

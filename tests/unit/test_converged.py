@@ -1,0 +1,156 @@
+"""Whether a converged re-run can skip the playbook (swarmctl.ops.converged), from the
+recorded observation of a converged 3+2 lab with stamps added, and the digest's and
+fingerprint's own rules."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from swarmctl.ops import converged, observe
+from swarmctl.ops.plan import plan
+from tests.conftest import load_file
+from tests.unit.test_plan import inv, recorded
+
+ROOT = Path(__file__).resolve().parents[2]
+stamp_utils = load_file("swarm_stamp_utils", ROOT / "plugins/module_utils/swarm_stamp.py")
+
+CODE = "c0de"
+
+
+def fingerprint(name: str, manager: bool) -> dict:
+    found = {"daemon_json": "d" * 64, "engine": "20.10.24+dfsg1", "node_id": f"id-{name}",
+             "state": "active", "manager": manager}
+    if manager:
+        found["cluster_spec"] = "s" * 64
+    return found
+
+
+def stamped(the_inv, **edits):
+    """The converged recording, each host holding the stamp of this inventory's digest
+    and the fingerprint it wrote; `edits` changes a host's read after the fact."""
+    obs = recorded("converged")
+    wanted = converged.digests(the_inv, CODE)
+    for host in the_inv.hosts:
+        seen = obs.hosts[host.name]
+        seen.fingerprint = fingerprint(host.name, host.role == "manager")
+        seen.stamp = {"digest": wanted[host.name], "fingerprint": copy.deepcopy(seen.fingerprint)}
+    for short, edit in edits.items():
+        edit(obs.hosts[f"plan-rec-{short}"])
+    return obs, wanted
+
+
+def verdict(the_inv, obs, wanted=None):
+    wanted = wanted or converged.digests(the_inv, CODE)
+    return converged.decide(the_inv, obs, plan(the_inv, obs), wanted)
+
+
+def test_every_host_as_its_stamp_says_skips_the_playbook():
+    the_inv = inv()
+    obs, wanted = stamped(the_inv)
+    assert verdict(the_inv, obs, wanted) == converged.Verdict(True, "")
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda h: setattr(h, "stamp", None), "plan-rec-w1 holds no stamp of a converged run"),
+    (lambda h: h.fingerprint.update(daemon_json="e" * 64),
+     "plan-rec-w1's daemon.json differs from its last converged run"),
+    (lambda h: h.fingerprint.update(engine="26.1.5"), "plan-rec-w1's engine version differs"),
+    (lambda h: setattr(h, "fingerprint", {}), "plan-rec-w1's Docker does not answer"),
+    (lambda h: setattr(h, "reachable", False), "cannot read plan-rec-w1 over SSH"),
+    (lambda h: h.stamp.update(digest="0" * 64), "plan-rec-w1's inventory variables"),
+])
+def test_a_host_that_differs_from_its_stamp_runs_every_task(edit, says):
+    the_inv = inv()
+    obs, wanted = stamped(the_inv, w1=edit)
+    found = verdict(the_inv, obs, wanted)
+    assert not found.skip and says in found.reason, found
+
+
+def test_swarm_settings_changed_by_hand_are_seen_on_a_manager():
+    the_inv = inv()
+    obs, wanted = stamped(the_inv, m2=lambda h: h.fingerprint.update(cluster_spec="t" * 64))
+    found = verdict(the_inv, obs, wanted)
+    assert found == converged.Verdict(False, "plan-rec-m2's swarm settings differ from its "
+                                             "last converged run")
+
+
+def test_a_plan_with_actions_runs_every_task():
+    # the inventory now wants a label on w1 that the node does not carry
+    the_inv = inv(w1={"labels": {"zone": "b"}})
+    obs, wanted = stamped(the_inv)
+    assert plan(the_inv, obs).actions
+    assert verdict(the_inv, obs, wanted) == converged.Verdict(False, "the plan has changes")
+
+
+def test_another_runs_lock_and_declared_services_run_every_task():
+    the_inv = inv()
+    obs, wanted = stamped(the_inv, m1=lambda h: setattr(h, "locked_by_run", True))
+    assert "holds the swarm's lock" in verdict(the_inv, obs, wanted).reason
+    declared = inv(m1={"vars": {"swarm_services_services": [{"name": "web"}]}})
+    obs, wanted = stamped(declared)
+    found = verdict(declared, obs, wanted)
+    assert not found.skip and "swarm_services_services" in found.reason
+
+
+def test_the_digest_follows_vars_members_and_code_and_not_their_order():
+    base = converged.digests(inv(w1={"vars": {"a": 1, "b": {"x": [1, 2]}}}), CODE)
+    same = converged.digests(inv(w1={"vars": {"b": {"x": [1, 2]}, "a": 1}}), CODE)
+    assert base == same
+    var = converged.digests(inv(w1={"vars": {"a": 2, "b": {"x": [1, 2]}}}), CODE)
+    assert var["plan-rec-w1"] != base["plan-rec-w1"]
+    assert var["plan-rec-w2"] == base["plan-rec-w2"]  # only the host whose var changed
+    members = converged.digests(inv(workers=("w1",), w1={"vars": {"a": 1, "b": {"x": [1, 2]}}}),
+                                CODE)
+    assert members["plan-rec-w1"] != base["plan-rec-w1"]  # w2 left: every host differs
+    assert converged.digests(inv(), "other") != converged.digests(inv(), CODE)
+    # a role moved between the groups
+    moved = converged.digests(inv(managers=("m1", "m2", "m3", "w1"), workers=("w2",)), CODE)
+    assert moved["plan-rec-m1"] != converged.digests(inv(), CODE)["plan-rec-m1"]
+
+
+def test_the_code_digest_covers_the_collections_files():
+    assert len(converged.code_digest()) == 64
+    assert converged.code_digest() == converged.code_digest.__wrapped__()
+
+
+def test_the_fingerprint_reads_what_a_run_sets(tmp_path, monkeypatch):
+    daemon = tmp_path / "daemon.json"
+    daemon.write_text('{"log-driver": "json-file"}\n')
+    monkeypatch.setattr(stamp_utils, "DAEMON_JSON", str(daemon))
+    info = {"ServerVersion": "20.10.24+dfsg1",
+            "Swarm": {"NodeID": "n1", "LocalNodeState": "active", "ControlAvailable": True,
+                      "Cluster": {"ID": "c1", "Spec": {"Name": "default", "Raft": {"a": 1}}}}}
+    found = stamp_utils.fingerprint(info)
+    assert found["engine"] == "20.10.24+dfsg1" and found["manager"] is True
+    assert len(found["daemon_json"]) == 64 and len(found["cluster_spec"]) == 64
+    # a worker has no cluster spec in its fingerprint; a stopped engine none at all
+    worker = stamp_utils.fingerprint({**info, "Swarm": {**info["Swarm"], "ControlAvailable":
+                                                         False}})
+    assert "cluster_spec" not in worker
+    assert stamp_utils.fingerprint(None) == {}
+    daemon.write_text("{}\n")
+    assert stamp_utils.fingerprint(info)["daemon_json"] != found["daemon_json"]
+
+
+def test_the_stamp_is_written_for_root_only_and_read_back(tmp_path):
+    path = tmp_path / "lib" / "converged.json"
+    stamp_utils.write_stamp({"digest": "x", "fingerprint": {}}, str(path))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert stamp_utils.read_stamp(str(path)) == {"digest": "x", "fingerprint": {}}
+    path.write_text("not json")
+    assert stamp_utils.read_stamp(str(path)) is None
+    assert stamp_utils.read_stamp(str(tmp_path / "none")) is None
+
+
+def test_the_observation_script_runs_the_stamps_code():
+    text = observe.script()
+    compile(text, "observe", "exec")  # the module_utils file, then the read
+    assert "def fingerprint(info)" in text and 'out["stamp"] = read_stamp()' in text
+    # an observation round-trips with its stamp
+    obs, _ = stamped(inv())
+    again = observe.Observation.from_dict(json.loads(json.dumps(obs.as_dict())))
+    assert again.hosts["plan-rec-m1"].stamp == obs.hosts["plan-rec-m1"].stamp
