@@ -20,7 +20,7 @@ from swarmctl.cli.options import (
     VaultPasswordFileOpt,
     load_inventory,
 )
-from swarmctl.console import err, out, warn
+from swarmctl.console import err, lit, out, warn
 
 # Exit code of a plan with changes (like `terraform plan -detailed-exitcode`).
 EXIT_CHANGES = 4
@@ -52,7 +52,9 @@ def plan(
     elsewhere, demote, leave, node rm). Then the managers and the failures
     they tolerate, before → after. An unsafe plan (e.g. removing 2 of 3
     managers at once, or a swarm that lost quorum) is refused with the
-    reason.
+    reason. When nothing is to change, it also says whether `provision`
+    would run no task (every host as its last converged run left it) or
+    every task, and why.
 
     With SPEC, the services too: `deploy`'s own playbook runs in Ansible's
     check mode from a manager (the same modules decide what differs; nothing
@@ -65,7 +67,7 @@ def plan(
     refused as unsafe; 3: a host cannot be read, or quorum is lost.
     """
     from swarmctl.cli import report
-    from swarmctl.ops import membership
+    from swarmctl.ops import converged, membership
 
     inv = load_inventory([inventory, *(more or [])], extra_vars, vault_password_file,
                          ask_vault_pass, vault_id)
@@ -75,11 +77,19 @@ def plan(
         specmod.load(spec_file)  # a bad spec: one line, before any host is read
     for warning in inv.warnings():
         warn(warning)
-    the_plan = membership.compute(inv, prune=prune)
+    obs, the_plan = membership.observe_and_plan(inv, prune=prune)
+    verdict = converged.decide(inv, obs, the_plan, converged.digests(inv))
     if not as_json:
         report.print_plan(out, the_plan, shown=inv.warnings())
+        if not the_plan.refusals and not the_plan.changes:
+            out.print("provision: " + ("runs no task (every host is as its last converged "
+                                       "run left it)" if verdict.skip else
+                                       f"runs every task ({lit(verdict.reason)})"),
+                      highlight=False, soft_wrap=True)
+    as_data = {**membership.as_json(the_plan), "provision_runs_tasks": not verdict.skip,
+               "provision_reason": verdict.reason}
     if as_json and (the_plan.refusals or spec_file is None):
-        print(json.dumps(membership.as_json(the_plan), indent=2, ensure_ascii=False))
+        print(json.dumps(as_data, indent=2, ensure_ascii=False))
     membership.refuse(the_plan)
     services_changes = 0
     if spec_file is not None:
@@ -88,7 +98,7 @@ def plan(
         splan = services.plan(inv, spec_file, console=err, prune=prune)
         services_changes = len(splan.changes)
         if as_json:
-            print(json.dumps({**membership.as_json(the_plan), "services": splan.as_json()},
+            print(json.dumps({**as_data, "services": splan.as_json()},
                              indent=2, ensure_ascii=False))
         else:
             report.print_services_plan(out, splan)

@@ -129,7 +129,8 @@ def test_a_converged_rerun_reads_every_host_once_and_runs_no_task(cluster):
     assert stamp["digest"] == recorded["hosts"][cluster.lab.managers[0].name]["digest"]
     assert node_exec(cluster.leader, "stat", "-c", "%a %U",
                      "/var/lib/swarmctl/converged.json").strip() == "600 root"
-    assert swarmctl("plan", str(cluster.inventory)).rc == 0
+    planned = swarmctl("plan", str(cluster.inventory))
+    assert planned.rc == 0 and "provision: runs no task" in planned.output, planned.output
 
     # an inventory variable that changes nothing on the hosts: every task runs, none
     # changes, and the stamps now hold that inventory's digest
@@ -147,6 +148,10 @@ def test_a_converged_rerun_reads_every_host_once_and_runs_no_task(cluster):
                           text=True, timeout=900, cwd=REPO, env=env, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not any(_stamped(node.container) for node in cluster.lab.nodes)
+    planned = swarmctl("plan", str(cluster.inventory))
+    assert planned.rc == 0, planned.output
+    assert "provision: runs every task" in planned.output
+    assert "holds no stamp" in " ".join(planned.output.split())
     full = swarmctl("provision", str(cluster.inventory))
     assert full.rc == 0, full.output
     assert "holds no stamp of a converged run" in " ".join(full.output.split())
