@@ -9,9 +9,11 @@ longer lists and that are not Down are read too (they must leave the swarm thems
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import cache
 
 from rich.console import Console
 
+from swarmctl import paths
 from swarmctl.ansible.progress import Progress
 from swarmctl.ansible.runner import RunResult, raise_for_failures, run_playbook
 from swarmctl.errors import InputError, PreflightError
@@ -28,14 +30,26 @@ def observe_and_plan(inv: Inventory, *, prune: bool = False
                      ) -> tuple[observing.Observation, planning.Plan]:
     """The observation of every host, and the plan computed from it."""
     obs = observing.observe(inv)
-    the_plan = planning.plan(inv, obs, prune=prune)
+    daemon = daemon_options_default()
+    the_plan = planning.plan(inv, obs, prune=prune, daemon_options=daemon)
     if prune and the_plan.removals and not the_plan.refusals:
         ready = [n for n in obs.nodes or []
                  if n["ID"] in {r.node_id for r in the_plan.removals if not r.down}]
         if ready:
             observing.observe_outside(inv, obs, ready)
-            the_plan = planning.plan(inv, obs, prune=prune)
+            the_plan = planning.plan(inv, obs, prune=prune, daemon_options=daemon)
     return obs, the_plan
+
+
+@cache
+def daemon_options_default() -> dict | None:
+    """docker_engine's default `docker_engine_daemon_options` (None: not a mapping)."""
+    import yaml
+
+    path = paths.roles_dir() / "docker_engine" / "defaults" / "main.yml"
+    value = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
+        "docker_engine_daemon_options")
+    return value if isinstance(value, dict) else None
 
 
 def refuse(the_plan: planning.Plan) -> None:

@@ -2,11 +2,11 @@
 that bring the swarm's membership to the inventory, in the order they run, and the
 refusals of what is unsafe. Pure logic: no I/O (swarmctl.ops.observe reads the hosts).
 
-Order: Docker installs and starts → init → joins of managers (one at a time) → joins of
-workers → promotions → labels and availability → demotions (one at a time) → stale
-entries of re-joined hosts → with --prune, hosts no longer in the inventory: workers,
-then managers one at a time (unreachable ones first), each drained, demoted, made to
-leave and removed from the node list. Adds always come before removes.
+Order: Docker installs, starts and daemon.json rewrites → init → joins of managers (one
+at a time) → joins of workers → promotions → labels and availability → demotions (one
+at a time) → stale entries of re-joined hosts → with --prune, hosts no longer in the
+inventory: workers, then managers one at a time (unreachable ones first), each drained,
+demoted, made to leave and removed from the node list. Adds always come before removes.
 
 Refusals (one line each, why and what to do; nothing is offered to force them):
 - an inventory host cannot be read over SSH (exit 3);
@@ -23,17 +23,20 @@ An even number of managers after the run is a warning.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from swarmctl.models.inventory import Host, Inventory
+from swarmctl.models.yamlfile import Vaulted
 from swarmctl.ops.observe import HostObservation, Observation, node_address
 
 MANAGED_LABELS_KEY = "io.swarmctl.managed-labels"
 
 # Order of the kinds in a plan (what runs first).
-KINDS = ("install", "start", "init", "join", "promote", "label", "availability", "demote",
-         "remove-entry", "remove")
+KINDS = ("install", "start", "configure", "init", "join", "promote", "label", "availability",
+         "demote", "remove-entry", "remove")
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,32 @@ def wanted_availability(host: Host) -> str:
 
 # --------------------------------------------------------------------------- planning
 
-def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
-    """The plan for `inv` from `obs` (see the module's docstring for order and rules)."""
+def _vaulted(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_vaulted(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_vaulted(v) for v in value)
+    return isinstance(value, Vaulted)
+
+
+def daemon_json_digest(options: Any) -> str | None:
+    """The SHA-256 of daemon.json as docker_engine writes it from
+    `docker_engine_daemon_options` (`to_nice_json` and a newline); "" for an empty
+    mapping (the role leaves the file alone); None when it cannot be told here (not a
+    mapping, a vaulted value, or a template Ansible would render)."""
+    if not isinstance(options, dict) or _vaulted(options):
+        return None
+    text = json.dumps(options, indent=4, sort_keys=True, separators=(",", ": "))
+    if "{{" in text or "{%" in text:
+        return None
+    return hashlib.sha256((text + "\n").encode()).hexdigest() if options else ""
+
+
+def plan(inv: Inventory, obs: Observation, *, prune: bool = False,
+         daemon_options: dict[str, Any] | None = None) -> Plan:
+    """The plan for `inv` from `obs` (see the module's docstring for order and rules).
+    `daemon_options`: docker_engine's default `docker_engine_daemon_options`, for the
+    hosts whose inventory does not set it (None: daemon.json is not planned)."""
     p = Plan()
     seen: dict[str, HostObservation] = obs.hosts
 
@@ -270,6 +297,14 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False) -> Plan:
         elif not o.running:
             p.actions.append(Action("start", host.name, "start Docker",
                                     f"Docker does not answer: {o.error or 'not running'}"))
+        elif daemon_options is not None and "daemon_json" in (o.fingerprint or {}):
+            want = daemon_json_digest(host.vars.get("docker_engine_daemon_options",
+                                                    daemon_options))
+            if want and o.fingerprint["daemon_json"] != want:
+                p.actions.append(Action(
+                    "configure", host.name, "write daemon.json, restart Docker",
+                    "daemon.json differs from docker_engine_daemon_options"
+                    if o.fingerprint["daemon_json"] else "there is no daemon.json"))
 
     if not managers_in_swarm:
         p.actions.append(Action("init", bootstrap.name, "create the swarm",

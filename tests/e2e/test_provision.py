@@ -186,6 +186,10 @@ def test_drift_is_repaired_only_where_it_is(cluster):
     started_before = node_exec(edited.container, "systemctl", "show", "docker",
                                "--property=ActiveEnterTimestampMonotonic").strip()
 
+    planned = swarmctl("plan", "--json", str(cluster.inventory))
+    assert planned.rc == 4, planned.output
+    assert [(a["kind"], a["target"]) for a in json.loads(planned.stdout)["actions"]] == \
+        [("start", stopped.name), ("configure", edited.name)]
     again = swarmctl("provision", str(cluster.inventory))
     assert again.rc == 0, again.output
     changed = changed_counts(run_dir_from(again.output))

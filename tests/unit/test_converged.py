@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from swarmctl.models.yamlfile import Vaulted
 from swarmctl.ops import converged, observe
-from swarmctl.ops.plan import plan
+from swarmctl.ops.plan import daemon_json_digest, plan
 from tests.conftest import load_file
 from tests.unit.test_plan import inv, recorded
 
@@ -154,3 +155,43 @@ def test_the_observation_script_runs_the_stamps_code():
     obs, _ = stamped(inv())
     again = observe.Observation.from_dict(json.loads(json.dumps(obs.as_dict())))
     assert again.hosts["plan-rec-m1"].stamp == obs.hosts["plan-rec-m1"].stamp
+
+
+# ----------------------------------------------------------------- daemon.json in the plan
+
+DEFAULT_OPTIONS = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+
+
+def test_the_planned_daemon_json_is_the_file_the_role_writes():
+    # the SHA-256 read on a lab node that docker_engine configured with its defaults
+    assert daemon_json_digest(DEFAULT_OPTIONS) == \
+        "f9087d4f9238cfba06f12939ed9e4f73c4cac25181401935d116c161566917ff"
+    assert daemon_json_digest({}) == ""  # the role leaves the file alone
+    assert daemon_json_digest({"data-root": "{{ my_root }}"}) is None  # Ansible renders it
+    assert daemon_json_digest({"proxies": {"http-proxy": Vaulted("$ANSIBLE_VAULT;1.1")}}) \
+        is None
+    assert daemon_json_digest("not a mapping") is None
+
+
+def test_a_daemon_json_that_differs_is_planned_as_configure():
+    the_inv = inv(w2={"vars": {"docker_engine_daemon_options": {"debug": True}}})
+    obs, _ = stamped(the_inv)
+    ours = daemon_json_digest(DEFAULT_OPTIONS)
+    for host in the_inv.hosts:
+        obs.hosts[host.name].fingerprint["daemon_json"] = ours
+    obs.hosts["plan-rec-w1"].fingerprint["daemon_json"] = "e" * 64  # edited by hand
+    got = plan(the_inv, obs, daemon_options=DEFAULT_OPTIONS)
+    assert [(a.kind, a.target) for a in got.actions] == [
+        ("configure", "plan-rec-w1"), ("configure", "plan-rec-w2")]
+    assert got.actions[0].reason == "daemon.json differs from docker_engine_daemon_options"
+    # without the role's default (or a recording without fingerprints) nothing is planned
+    assert plan(the_inv, obs).actions == []
+    obs.hosts["plan-rec-w1"].fingerprint = {}
+    assert ("configure", "plan-rec-w1") not in \
+        [(a.kind, a.target) for a in plan(the_inv, obs, daemon_options=DEFAULT_OPTIONS).actions]
+
+
+def test_the_roles_default_daemon_options_are_read_for_the_plan():
+    from swarmctl.ops import membership
+
+    assert membership.daemon_options_default() == DEFAULT_OPTIONS
