@@ -108,11 +108,19 @@ def render(doc: dict[str, Any]) -> str:
         lines += [
             "## Converged re-run (one read) next to every task walked",
             "",
-            f"Measured {r['date']} (`python -m bench.rerun`); wall time, controller CPU in "
-            "brackets; `--full` walks every task as every re-run did before"
+            f"Measured {r['date']} (`python -m bench.rerun`); wall time, then controller "
+            "CPU; `--full` walks every task as every re-run did before"
             + (f"; baseline: `provision` of {r.get('baseline_src')}" if has_base else "")
             + ".",
             "",
+        ]
+        first = r.get("first")
+        if first:
+            lines += [f"First build of {first['nodes']} bare nodes, alternating: "
+                      f"{_cell(first['ours']['seconds'])} against the baseline's "
+                      f"{_cell(first['baseline']['seconds'])}, ratio "
+                      f"{_cell(first['ratio'], 'x', 2)}.", ""]
+        lines += [
             "| nodes | first provision | re-run | re-run CPU | `--full` | `--full` CPU |"
             + (" baseline | baseline CPU |" if has_base else "") + " changed | load |",
             "|---|---|---|---|---|---|" + ("---|---|" if has_base else "") + "---|---|",

@@ -1,6 +1,6 @@
 """A converged re-run, by node count: the one-read re-run next to every task walked.
 
-    python -m bench.rerun --nodes 5,10,20,40 [--rounds 3] [--baseline-src DIR]
+    python -m bench.rerun --nodes 5,10,20,40 [--rounds 3] [--baseline-src DIR [--first N]]
 
 For each node count (3 managers, the rest workers): a fresh lab, one `provision`
 (measured: the first build), then rounds that alternate, on the same converged swarm,
@@ -9,7 +9,8 @@ task, as every re-run did before the stamp) and, with --baseline-src, the `provi
 another checkout (e.g. `git worktree add /tmp/base <commit>`: the code before the
 change, run from its own folder with this Python). Wall time and the controller's CPU
 (user+sys of swarmctl and its children), medians (min-max), and whether each re-run
-changed nothing. Writes the `rerun` section of bench/results/latest.json and latest.md.
+changed nothing. With --first N, N first builds of fresh labs first, ours and the
+baseline's alternating. Writes the `rerun` section of bench/results/latest.json and latest.md.
 """
 
 from __future__ import annotations
@@ -79,6 +80,30 @@ def point(n: int, rounds: int, baseline: Path | None, prefix: str, distro: str
     return result
 
 
+def first_builds(n: int, rounds: int, baseline: Path, prefix: str, distro: str
+                 ) -> dict[str, Any]:
+    """First provisioning of fresh labs of n nodes, ours and the baseline's alternating
+    (the stamp's play must not make the first build slower)."""
+    managers = min(3, n)
+    found: dict[str, list[dict[str, Any]]] = {"ours": [], "baseline": []}
+    for i in range(rounds):
+        for kind, src in (("ours", REPO), ("baseline", baseline)):
+            name = f"{prefix}-f{n}"
+            the_lab = lab_up(name, managers, n - managers, distro)
+            try:
+                got = _run([*_cli(src), "provision", str(the_lab.inventory_path)])
+            finally:
+                lab_down(name)
+            found[kind].append(got)
+            log(f"{n} nodes, first build {i + 1}: {kind} {got['seconds']:.1f}s "
+                f"(CPU {got['cpu']:.1f}s)")
+    ratios = [o["seconds"] / b["seconds"] for o, b in zip(found["ours"], found["baseline"],
+                                                          strict=True)]
+    return {"nodes": n, "ratio": spread(ratios), "load": facts.load_average(),
+            **{k: {"seconds": spread([r["seconds"] for r in v]),
+                   "cpu": spread([r["cpu"] for r in v])} for k, v in found.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.rerun",
                                      description=__doc__.splitlines()[0])
@@ -86,15 +111,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="a checkout of the code to compare with (run from there)")
+    parser.add_argument("--first", type=int, default=0,
+                        help="with --baseline-src: also N first builds of each, "
+                        "alternating, at the smallest node count")
     parser.add_argument("--prefix", default="bench")
     parser.add_argument("--distro", default="bookworm")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    points = []
-    for n in (int(x) for x in args.nodes.split(",")):
+    counts = [int(x) for x in args.nodes.split(",")]
+    points: list[dict[str, Any]] = []
+    data: dict[str, Any] = {"points": points, "baseline_src": str(args.baseline_src or "")}
+    if args.first and args.baseline_src:
+        data["first"] = first_builds(min(counts), args.first, args.baseline_src,
+                                     args.prefix, args.distro)
+        save("rerun", data, args.results)
+    for n in counts:
         points.append(point(n, args.rounds, args.baseline_src, args.prefix, args.distro))
-        save("rerun", {"points": points, "baseline_src": str(args.baseline_src or "")},
-             args.results)
+        save("rerun", data, args.results)
     for p in points:
         line = (f"{p['nodes']:>3} nodes: re-run {p['rerun']['seconds']['median']:.1f}s "
                 f"(CPU {p['rerun']['cpu']['median']:.1f}s), --full "

@@ -106,3 +106,25 @@ def test_upgrade_rows_of_other_lab_shapes_are_kept_with_their_date(tmp_path):
         "rounds": [*upgrade.earlier_rounds(tmp_path, "3+2"), new]}})
     assert "| 3+1 | 2026-12-01 23:42 UTC | 1026 | 0 | 0.32 s | 60 s | m2 11 s, w1 7 s |" in text
     assert "| 3+2 | 2026-12-03 09:00 UTC, abc1234 | 1026 |" in text
+
+
+def test_the_rerun_section_shows_each_kind_side_by_side(tmp_path):
+    s = {"median": 1.5, "min": 1.2, "max": 1.9, "n": 3}
+    full = {"median": 20.0, "min": 19.0, "max": 22.0, "n": 3}
+    kind = {"seconds": s, "cpu": s, "changed": [0], "skipped": [True]}
+    walked = {"seconds": full, "cpu": full, "changed": [0], "skipped": [False]}
+    doc = {"machine": {}, "rerun": {
+        "date": "d", "baseline_src": "/tmp/base",
+        "first": {"nodes": 5, "ours": {"seconds": full, "cpu": full},
+                  "baseline": {"seconds": full, "cpu": full},
+                  "ratio": {"median": 1.01, "min": 0.98, "max": 1.04, "n": 3}},
+        "points": [{"nodes": 5, "first": {"seconds": 70.0}, "load": [3.0, 2.0, 1.0],
+                    "rerun": kind, "full": walked, "baseline": walked}]}}
+    text = report.render(doc)
+    assert "| 5 | 70.0 s | 1.5 s (1.2-1.9, n=3) | 1.5 s (1.2-1.9, n=3) | " \
+        "20.0 s (19.0-22.0, n=3) |" in text
+    assert "ratio 1.01x (0.98-1.04, n=3)" in text
+    # a converged re-run's run folder holds converged.json instead of ansible artifacts
+    (tmp_path / "converged.json").write_text(json.dumps(
+        {"skipped": True, "changed": 0, "hosts": {"m1": {"changed": 0}}}))
+    assert measure.changed_counts(tmp_path) == {"m1": 0}
