@@ -87,7 +87,7 @@ def provision(
         if verdict.skip and not full:
             _converged(inv, obs, the_plan, started)
             return
-        if not the_plan.changes:
+        if not the_plan.changes and not the_plan.refusals:
             why = "--full given" if verdict.skip else verdict.reason
             out.print(f"[dim]running every task: {lit(why)}[/]", soft_wrap=True,
                       highlight=False)
