@@ -16,6 +16,7 @@ baseline's alternating. Writes the `rerun` section of bench/results/latest.json 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,16 +120,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.nodes.split(",")]
-    points: list[dict[str, Any]] = []
+    # Node counts measured before and not now are kept (a long curve in several runs).
+    latest = args.results / "latest.json"
+    earlier = json.loads(latest.read_text()).get("rerun", {}) if latest.exists() else {}
+    points: list[dict[str, Any]] = [p for p in earlier.get("points", [])
+                                    if p["nodes"] not in counts]
     data: dict[str, Any] = {"points": points, "baseline_src": str(args.baseline_src or "")}
+    if earlier.get("first"):
+        data["first"] = earlier["first"]
     if args.first and args.baseline_src:
         data["first"] = first_builds(min(counts), args.first, args.baseline_src,
                                      args.prefix, args.distro)
         save("rerun", data, args.results)
     for n in counts:
         points.append(point(n, args.rounds, args.baseline_src, args.prefix, args.distro))
+        points.sort(key=lambda p: p["nodes"])
         save("rerun", data, args.results)
     for p in points:
+        if p["nodes"] not in counts:
+            continue
         line = (f"{p['nodes']:>3} nodes: re-run {p['rerun']['seconds']['median']:.1f}s "
                 f"(CPU {p['rerun']['cpu']['median']:.1f}s), --full "
                 f"{p['full']['seconds']['median']:.1f}s")

@@ -20,12 +20,24 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 
 
 def file_sha256(path):
-    """The SHA-256 of a file's bytes, or "" when it does not exist."""
+    """The SHA-256 of a file's bytes, "" when it does not exist, or why it cannot be
+    read (a directory, no permission)."""
     try:
         with open(path, "rb") as fh:
             return hashlib.sha256(fh.read()).hexdigest()
     except FileNotFoundError:
         return ""
+    except OSError as exc:
+        return "unreadable: " + type(exc).__name__
+
+
+def file_owner_mode(path):
+    """A file's mode (octal), owner and group IDs, e.g. "0644 0 0"; "" when absent."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return f"{st.st_mode & 0o7777:04o} {st.st_uid} {st.st_gid}"
 
 
 def docker_info():
@@ -49,15 +61,16 @@ def docker_info():
 
 
 def fingerprint(info):
-    """What a run of site.yml sets on a host and a later hand could change: daemon.json,
-    the engine's version, the swarm membership of the host, and on a manager the
-    swarm's settings (its cluster spec). `info` is docker_info()'s answer (None: the
-    engine does not answer, and no stamp can match)."""
+    """What a run of site.yml sets on a host and a later hand could change: daemon.json
+    (content, mode and owner), the engine's version, the swarm membership of the host,
+    and on a manager the swarm's settings (its cluster spec). `info` is docker_info()'s
+    answer (None: the engine does not answer, and no stamp can match)."""
     if info is None:
         return {}
     swarm = info.get("Swarm") or {}
     found = {
         "daemon_json": file_sha256(DAEMON_JSON),
+        "daemon_json_mode": file_owner_mode(DAEMON_JSON),
         "engine": info.get("ServerVersion") or "",
         "node_id": swarm.get("NodeID") or "",
         "state": swarm.get("LocalNodeState") or "",

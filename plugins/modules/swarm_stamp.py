@@ -9,8 +9,9 @@ short_description: Write or remove the stamp that says a run of site.yml converg
 description:
   - The stamp (C(/var/lib/swarmctl/converged.json), mode 0600) holds the digest that
     swarmctl computed of the host's declared state and the host's fingerprint at the
-    end of the run (the SHA-256 of daemon.json, the engine's version, its swarm node
-    and state, and on a manager the SHA-256 of the swarm's cluster spec).
+    end of the run (the SHA-256, mode and owner of daemon.json, the engine's version,
+    its swarm node and state, and on a manager the SHA-256 of the swarm's cluster spec).
+  - With C(present) and an engine that does not answer, the stamp is removed.
   - C(swarmctl provision) skips the playbook when every host's stamp matches its digest
     and its fingerprint read again, and the membership plan is empty.
   - The stamp is swarmctl's bookkeeping, not the host's configuration, so the module
@@ -28,7 +29,7 @@ author: swarmctl developers (@swarmctl)
 """
 
 EXAMPLES = r"""
-- name: Forget that this host was converged (a run starts).
+- name: Forget that this host was converged (a run without a digest).
   swarmctl.swarm.swarm_stamp:
     state: absent
 
@@ -69,15 +70,18 @@ def main():
         required_if=[("state", "present", ["digest"])],
         supports_check_mode=True,
     )
-    if module.params["state"] == "absent":
-        if not module.check_mode:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(STAMP_PATH)
-        module.exit_json(changed=False, fingerprint={}, written=False)
-    found = fingerprint(docker_info())
-    written = bool(found) and not module.check_mode
-    if written:
-        write_stamp({"digest": module.params["digest"], "fingerprint": found})
+    found = {} if module.params["state"] == "absent" else fingerprint(docker_info())
+    written = False
+    if not module.check_mode:
+        try:
+            if found:
+                write_stamp({"digest": module.params["digest"], "fingerprint": found})
+                written = True
+            else:  # absent, or the engine does not answer: no stamp says "converged"
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(STAMP_PATH)
+        except OSError as exc:  # bookkeeping: the next provision runs every task
+            module.warn(f"the converged stamp {STAMP_PATH}: {exc}")
     module.exit_json(changed=False, fingerprint=found, written=written)
 
 

@@ -246,6 +246,7 @@ def new_run_dir(verb: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     run_dir = runs_dir / f"{stamp}-{verb}"
     run_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir.chmod(0o700)  # the runs are as private as the inventory they ran from
     return run_dir
 
 

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from swarmctl import __version__, paths
@@ -34,7 +36,7 @@ from swarmctl.ops.observe import Observation
 from swarmctl.ops.plan import Plan
 
 # The collection's folders whose files make the digest (what a run would execute).
-_CODE = ("playbooks", "roles", "plugins")
+_CODE = ("playbooks", "roles", "plugins", "meta")
 
 # Inventory variables that declare services (roles/swarm_services): with any of them
 # set, a re-run converges services whose live state no stamp records.
@@ -48,6 +50,21 @@ SERVICE_VARS = (
 )
 
 
+# Ansible variables a host's inventory may set that start with `ansible_`; other
+# `ansible_*` names are facts (a fact cache puts them among the host's variables, and
+# they change from run to run) and stay out of the digest.
+_ANSIBLE_SET = re.compile(r"ansible_(host|port|user|connection|password|become\w*|ssh\w*|"
+                          r"private_key_file|python_interpreter|shell\w*|timeout|"
+                          r"pipelining|remote_tmp|sftp\w*|scp\w*)$")
+# A template that reads what lies outside the inventory (a file, a command, the time):
+# its value can change while the text of the inventory does not.
+_READS_OUTSIDE = re.compile(r"(\{\{|\{%)[^}]*\b(lookup|query|q|now)\s*\(")
+
+
+def _declared(name: str) -> bool:
+    return not name.startswith("ansible_") or bool(_ANSIBLE_SET.match(name))
+
+
 def _canon(value: Any) -> Any:
     """Plain, order-free JSON data of a variable (keys as strings, sorted)."""
     if isinstance(value, dict):
@@ -59,12 +76,36 @@ def _canon(value: Any) -> Any:
     return str(value)
 
 
+def _versions() -> list[bytes]:
+    """swarmctl's and ansible-core's versions, and the manifests of the collections the
+    roles use."""
+    from importlib.util import find_spec
+
+    found = [__version__.encode()]
+    try:
+        from ansible.release import __version__ as core
+    except ImportError:
+        core = ""
+    found.append(core.encode())
+    spec = find_spec("ansible_collections")
+    for where in (spec.submodule_search_locations or []) if spec else []:
+        for name in ("community/docker", "ansible/utils", "community/general"):
+            manifest = Path(where) / name / "MANIFEST.json"
+            if manifest.is_file():
+                found.append(manifest.read_bytes())
+    return found
+
+
 @cache
 def code_digest() -> str:
-    """SHA-256 of swarmctl's version and every file a run executes (path and bytes)."""
+    """SHA-256 of swarmctl's, ansible-core's and the used collections' versions, and of
+    every file a run executes or reads (path and bytes)."""
     root = paths.ansible_dir()
     h = hashlib.sha256()
-    parts = [__version__.encode()]
+    parts = _versions()
+    for single in ("ansible.cfg", "galaxy.yml"):
+        if (root / single).is_file():
+            parts += [single.encode(), (root / single).read_bytes()]
     for top in _CODE:
         for path in sorted((root / top).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
@@ -81,10 +122,11 @@ def digests(inv: Inventory, code: str | None = None) -> dict[str, str]:
     shared = {"code": code if code is not None else code_digest(), "members": members}
     found = {}
     for host in inv.hosts:
-        data = {"shared": shared, "name": host.name, "role": host.role, "vars": _canon(host.vars)}
+        mine = {k: v for k, v in host.vars.items() if _declared(str(k))}
+        data = {"shared": shared, "name": host.name, "role": host.role,
+                "vars": _canon(mine)}
         found[host.name] = hashlib.sha256(
-            json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
-        ).hexdigest()
+            json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return found
 
 
@@ -110,6 +152,18 @@ def decide(inv: Inventory, obs: Observation, the_plan: Plan,
     if declared:
         return Verdict(False, f"the inventory declares services ({declared[0]}): a re-run "
                               "converges them")
+    outside = [(h.name, k) for h in inv.hosts for k, v in h.vars.items()
+               if _declared(str(k)) and _READS_OUTSIDE.search(json.dumps(_canon(v)))]
+    if outside:
+        return Verdict(False, f"{outside[0][1]} of {outside[0][0]} is a template that reads "
+                              "outside the inventory")
+    missing = _missing_key_file(inv)
+    if missing:
+        return Verdict(False, f"the unlock key file {missing} is not on this machine "
+                              "(a run writes it)")
+    unhealthy = _unhealthy(inv, obs)
+    if unhealthy:
+        return Verdict(False, unhealthy)
     for host in inv.hosts:
         seen = obs.hosts.get(host.name)
         if seen is None or not seen.reachable:
@@ -132,3 +186,41 @@ def decide(inv: Inventory, obs: Observation, the_plan: Plan,
                 what = _FIELDS.get(key, f"{key} differs")
                 return Verdict(False, f"{host.name}'s {what} from its last converged run")
     return Verdict(True, "")
+
+
+def _missing_key_file(inv: Inventory) -> str:
+    """The unlock key file swarm_security keeps on the controller under autolock, when
+    it is not there (a full run writes it; found as the role finds it)."""
+    for host in inv.managers:
+        autolock = host.vars.get("swarm_autolock")
+        if str(autolock).lower() not in ("true", "yes", "1", "on"):
+            continue
+        name = str(host.vars.get("swarm_unlock_key_file") or "")
+        if not name:
+            continue
+        path = Path(name).expanduser()
+        if not path.is_absolute():
+            base = inv.path if inv.path.is_dir() else inv.path.parent
+            path = base / name
+        if not path.is_file():
+            return str(path)
+    return ""
+
+
+def _unhealthy(inv: Inventory, obs: Observation) -> str:
+    """What swarm_verify would fail on, from the node list read: an inventory host whose
+    node is not Ready, a manager not Reachable, not exactly one Leader."""
+    nodes = {n.get("ID"): n for n in obs.nodes or []}
+    leaders = 0
+    for host in inv.hosts:
+        seen = obs.hosts.get(host.name)
+        node = nodes.get(seen.node_id if seen else "")
+        if node is None:
+            return f"{host.name} is not in the node list read"
+        if (node.get("Status") or {}).get("State") != "ready":
+            return f"{host.name} is not Ready in the swarm"
+        manager = node.get("ManagerStatus") or {}
+        if host.role == "manager" and manager.get("Reachability") != "reachable":
+            return f"{host.name} is not a Reachable manager"
+        leaders += bool(manager.get("Leader"))
+    return "" if leaders == 1 else f"{leaders} of the inventory's managers are Leader"

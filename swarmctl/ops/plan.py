@@ -198,6 +198,10 @@ def wanted_availability(host: Host) -> str:
 
 # --------------------------------------------------------------------------- planning
 
+# daemon.json as docker_engine leaves it: mode 0644, owned by root:root.
+DAEMON_JSON_MODE = "0644 0 0"
+
+
 def _vaulted(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_vaulted(v) for v in value.values())
@@ -213,8 +217,11 @@ def daemon_json_digest(options: Any) -> str | None:
     mapping, a vaulted value, or a template Ansible would render)."""
     if not isinstance(options, dict) or _vaulted(options):
         return None
-    text = json.dumps(options, indent=4, sort_keys=True, separators=(",", ": "))
-    if "{{" in text or "{%" in text:
+    try:
+        text = json.dumps(options, indent=4, sort_keys=True, separators=(",", ": "))
+    except (TypeError, ValueError):  # a YAML date, say: Ansible's encoder decides
+        return None
+    if "{{" in text or "{%" in text or "{#" in text:
         return None
     return hashlib.sha256((text + "\n").encode()).hexdigest() if options else ""
 
@@ -300,11 +307,14 @@ def plan(inv: Inventory, obs: Observation, *, prune: bool = False,
         elif daemon_options is not None and "daemon_json" in (o.fingerprint or {}):
             want = daemon_json_digest(host.vars.get("docker_engine_daemon_options",
                                                     daemon_options))
-            if want and o.fingerprint["daemon_json"] != want:
-                p.actions.append(Action(
-                    "configure", host.name, "write daemon.json, restart Docker",
-                    "daemon.json differs from docker_engine_daemon_options"
-                    if o.fingerprint["daemon_json"] else "there is no daemon.json"))
+            have = o.fingerprint["daemon_json"]
+            mode = o.fingerprint.get("daemon_json_mode", DAEMON_JSON_MODE)
+            if want and (have != want or mode != DAEMON_JSON_MODE):
+                why = ("there is no daemon.json" if not have else
+                       "daemon.json differs from docker_engine_daemon_options" if have != want
+                       else f"daemon.json's mode and owner are {mode}, not {DAEMON_JSON_MODE}")
+                p.actions.append(Action("configure", host.name,
+                                        "write daemon.json, restart Docker", why))
 
     if not managers_in_swarm:
         p.actions.append(Action("init", bootstrap.name, "create the swarm",

@@ -195,3 +195,78 @@ def test_the_roles_default_daemon_options_are_read_for_the_plan():
     from swarmctl.ops import membership
 
     assert membership.daemon_options_default() == DEFAULT_OPTIONS
+
+
+# ------------------------------------------------ what a full run would do that no stamp shows
+
+def _node_of(obs, short):
+    return next(n for n in obs.nodes if n["Description"]["Hostname"] == f"plan-rec-{short}")
+
+
+def test_a_node_a_full_run_would_wait_for_runs_every_task():
+    # swarm_verify fails the full run on a node that is not Ready or a manager that is
+    # not Reachable: a re-run that skips it must not print ✓ instead
+    the_inv = inv()
+    obs, wanted = stamped(the_inv)
+    _node_of(obs, "w2")["Status"]["State"] = "down"
+    assert verdict(the_inv, obs, wanted) == converged.Verdict(
+        False, "plan-rec-w2 is not Ready in the swarm")
+    obs, wanted = stamped(the_inv)
+    _node_of(obs, "m3")["ManagerStatus"]["Reachability"] = "unreachable"
+    assert verdict(the_inv, obs, wanted).reason == "plan-rec-m3 is not a Reachable manager"
+
+
+def test_a_missing_unlock_key_file_runs_every_task(tmp_path):
+    key = tmp_path / "prod.unlock-key"
+    the_inv = inv(m1={"vars": {"swarm_autolock": True, "swarm_unlock_key_file": str(key)}})
+    obs, wanted = stamped(the_inv)
+    assert verdict(the_inv, obs, wanted).reason == \
+        f"the unlock key file {key} is not on this machine (a run writes it)"
+    key.write_text("SWMKEY-1-x\n")
+    assert verdict(the_inv, obs, wanted).skip
+    # autolock off: the file is not the run's to keep
+    off = inv(m1={"vars": {"swarm_autolock": False, "swarm_unlock_key_file": "nowhere"}})
+    obs, wanted = stamped(off)
+    assert verdict(off, obs, wanted).skip
+
+
+def test_a_template_that_reads_outside_the_inventory_runs_every_task():
+    looked_up = inv(w1={"vars": {"docker_engine_daemon_options":
+                                 "{{ lookup('file', 'daemon.json') | from_json }}"}})
+    obs, wanted = stamped(looked_up)
+    assert verdict(looked_up, obs, wanted).reason == (
+        "docker_engine_daemon_options of plan-rec-w1 is a template that reads outside the "
+        "inventory")
+    # a template of other variables only changes with the inventory: the digest sees it
+    local = inv(w1={"vars": {"swarm_node_labels": {"zone": "{{ my_zone }}"}, "my_zone": "a"}})
+    obs, wanted = stamped(local)
+    assert verdict(local, obs, wanted).skip
+
+
+def test_facts_from_a_fact_cache_stay_out_of_the_digest():
+    plain = converged.digests(inv(w1={"vars": {"ansible_user": "admin"}}), CODE)
+    cached = converged.digests(inv(w1={"vars": {
+        "ansible_user": "admin", "ansible_default_ipv4": {"address": "10.0.0.9"},
+        "ansible_interfaces": ["eth0", "veth1a2b"]}}), CODE)
+    assert cached == plain
+    moved = converged.digests(inv(w1={"vars": {"ansible_user": "ops"}}), CODE)
+    assert moved["plan-rec-w1"] != plain["plan-rec-w1"]  # a connection variable counts
+
+
+def test_daemon_json_mode_or_owner_is_planned_as_configure():
+    the_inv = inv()
+    obs, _ = stamped(the_inv)
+    ours = daemon_json_digest(DEFAULT_OPTIONS)
+    for host in the_inv.hosts:
+        obs.hosts[host.name].fingerprint.update(daemon_json=ours, daemon_json_mode="0644 0 0")
+    obs.hosts["plan-rec-w2"].fingerprint["daemon_json_mode"] = "0600 0 0"
+    got = plan(the_inv, obs, daemon_options=DEFAULT_OPTIONS)
+    assert [(a.kind, a.target, a.reason) for a in got.actions] == [
+        ("configure", "plan-rec-w2", "daemon.json's mode and owner are 0600 0 0, not 0644 0 0")]
+    assert daemon_json_digest({"a": "{# note #}"}) is None
+
+
+def test_the_code_digest_follows_ansible_and_the_collections(monkeypatch):
+    before = converged.code_digest.__wrapped__()
+    monkeypatch.setattr(converged, "_versions", lambda: [b"0.1.0", b"2.19.99"])
+    assert converged.code_digest.__wrapped__() != before
