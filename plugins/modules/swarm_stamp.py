@@ -13,7 +13,9 @@ description:
     its swarm node and state, and on a manager the SHA-256 of the swarm's cluster spec).
   - With C(present) and an engine that does not answer, the stamp is removed.
   - C(swarmctl provision) skips the playbook when every host's stamp matches its digest
-    and its fingerprint read again, and the membership plan is empty.
+    and its fingerprint read again, and the membership plan is empty. It writes the
+    stamps itself after a run (the same code, over SSH); site.yml runs this module
+    with C(absent) in any other run.
   - The stamp is swarmctl's bookkeeping, not the host's configuration, so the module
     never reports a change; in check mode it writes and removes nothing.
 options:

@@ -96,6 +96,9 @@ def provision(
         result = cluster.provision(inv, verbosity=verbose, console=err,
                                    checks=not skip_checks, report_console=out,
                                    limit=limited, converged=wanted)
+        if wanted:
+            for why in converged.write_stamps(inv, wanted):
+                warn(f"no converged stamp on {why}: the next provision runs every task")
         if prune and the_plan is not None and the_plan.removals:
             removed = membership.remove(inv, the_plan, verbosity=verbose, console=err)
     changed = result.total_changed + (removed.total_changed if removed else 0)

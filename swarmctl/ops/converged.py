@@ -1,20 +1,22 @@
 """A converged re-run is one read: whether `provision` can skip the playbook.
 
-A run of site.yml that swarmctl starts passes each host a digest of what it declares
-for that host (`digests`): the host's inventory variables (as written: a vaulted value is
-its ciphertext), every member of the inventory with its group and address, and every
-file of the collection's roles, playbooks and plugins. The run's last play writes each
-host's stamp: the digest and the host's fingerprint at that moment
-(module_utils/swarm_stamp.py: daemon.json, engine version, swarm node and state, and on
-a manager the swarm's cluster spec). A run without digests (plain `ansible-playbook`,
-`--limit`) removes the stamps. A run that stops midway leaves the stamp of the last run
-that finished: with the inventory changed since, the digest differs; what a half-done
-run changed in the fingerprint is seen too.
+Each host's digest (`digests`) sums up what the inventory declares for it: its
+variables as resolved (facts of a fact cache left out), every member of the inventory
+with its group and address, and the code a run executes (the collection's files,
+ansible-core's and the collections' versions). After a run that converged every host,
+`write_stamps` writes each host's stamp over SSH: the digest and the host's fingerprint
+at that moment (module_utils/swarm_stamp.py: daemon.json, engine version, swarm node
+and state, and on a manager the swarm's cluster spec). Any other run of site.yml (plain
+`ansible-playbook`, `--limit`) removes the stamps in its last play. A run that stops
+midway leaves the stamp of the last run that finished: with the inventory changed
+since, the digest differs; what a half-done run changed in the fingerprint is seen too.
 
 The observation pass (swarmctl.ops.observe) reads each stamp and the fingerprint again.
 `decide` (pure logic) then says whether the playbook can be skipped: every host's stamp
 holds the digest of this run and its fingerprint is the one read now, the membership
-plan has nothing to do, the inventory declares no services (their live state is not in
+plan has nothing to do, every node is Ready and every manager Reachable with one
+Leader, the unlock key file is on this machine, no variable is a template that reads
+outside the inventory, the inventory declares no services (their live state is not in
 the fingerprint) and no other run holds the lock. Otherwise it says, in one line, why
 every task runs. What the fingerprint does not cover (a package removed by hand, a
 sysctl edited) is what `provision --full` is for.
@@ -224,3 +226,49 @@ def _unhealthy(inv: Inventory, obs: Observation) -> str:
             return f"{host.name} is not a Reachable manager"
         leaders += bool(manager.get("Leader"))
     return "" if leaders == 1 else f"{leaders} of the inventory's managers are Leader"
+
+
+# Runs on each host after swarm_stamp.py's functions: write the stamp with the digest
+# given as its argument and the fingerprint read now (none when the engine does not
+# answer: the stamp is removed then).
+_WRITE = r"""
+import os, sys
+found = fingerprint(docker_info())
+if found:
+    write_stamp({"digest": sys.argv[1], "fingerprint": found})
+elif os.path.exists(STAMP_PATH):
+    os.remove(STAMP_PATH)
+print("written" if found else "engine does not answer")
+"""
+
+
+def write_script() -> str:
+    """swarm_stamp.py's functions, then _WRITE (the digest is its one argument)."""
+    from swarmctl.ops import observe
+
+    return observe.script().split(observe.BODY_MARK, 1)[0] + _WRITE
+
+
+def write_stamps(inv: Inventory, wanted: dict[str, str]) -> list[str]:
+    """After a run that converged every host: each host's stamp, written over SSH in
+    parallel (one round trip per host, no Ansible task). The hosts it could not stamp,
+    each with why (they run every task next time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from swarmctl.ops import remote
+
+    script = write_script()
+
+    def one(host) -> str:
+        proc = remote.run(host, ["python3", "-c", script, wanted[host.name]], timeout=60)
+        said = proc.stdout.decode(errors="replace").strip().splitlines()
+        if proc.returncode != 0 or not said or said[-1] != "written":
+            why = said[-1] if proc.returncode == 0 and said else remote.error_text(proc)
+            return f"{host.name}: {why}"
+        return ""
+
+    hosts = [h for h in inv.hosts if h.name in wanted]
+    if not hosts:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(hosts), 50)) as pool:
+        return [why for why in pool.map(one, hosts) if why]

@@ -140,11 +140,14 @@ class Observation:
                             for k, v in (data.get("outside") or {}).items()})
 
 
+BODY_MARK = "\n# -- the read\n"
+
+
 @cache
 def script() -> str:
     """The read that runs on each host: swarm_stamp.py's functions, then _BODY."""
     shared = paths.ansible_dir() / "plugins" / "module_utils" / "swarm_stamp.py"
-    return shared.read_text(encoding="utf-8") + "\n" + _BODY
+    return shared.read_text(encoding="utf-8") + BODY_MARK + _BODY
 
 
 def read_host(host: Host) -> HostObservation:

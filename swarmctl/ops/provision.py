@@ -60,11 +60,12 @@ def provision(inv: Inventory, *, verbosity: int = 0, console: Console,
     PreflightError (exit 3, the table printed to `report_console`) when a check fails,
     before anything changed; RunError when the run fails. With `limit`, only its hosts
     are converged (and checked, with every manager). `converged`: each host's digest
-    (swarmctl.ops.converged), written into its stamp at the end of the run.
+    (swarmctl.ops.converged): the caller writes the stamps after the run, so site.yml's
+    last play (which removes them in a run without digests) does not run.
     """
     extra: dict = limit.extravars() if limit else {}
-    if converged:
-        extra["swarmctl_converged_digest"] = converged
+    if converged:  # swarmctl writes the stamps itself after the run (ops.converged)
+        extra["swarmctl_stamps_by_controller"] = True
     pattern = limit.pattern if limit else None
     run_inv = limit.inventory if limit else inv
     if not checks:

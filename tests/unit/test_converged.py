@@ -270,3 +270,10 @@ def test_the_code_digest_follows_ansible_and_the_collections(monkeypatch):
     before = converged.code_digest.__wrapped__()
     monkeypatch.setattr(converged, "_versions", lambda: [b"0.1.0", b"2.19.99"])
     assert converged.code_digest.__wrapped__() != before
+
+
+def test_the_stamp_writer_runs_the_stamps_code_with_the_digest_as_its_argument():
+    text = converged.write_script()
+    compile(text, "write", "exec")
+    assert text.startswith('"""The converged stamp') and "def write_stamp(" in text
+    assert 'write_stamp({"digest": sys.argv[1]' in text and 'out["stamp"]' not in text
